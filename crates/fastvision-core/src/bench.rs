@@ -1,0 +1,55 @@
+//! The report every `cargo xtask bench NAME` prints and writes: `{"bench", "unit", "results", "ratios"}`, where a
+//! ratio above 1 means fastvision is better.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A benchmark's results: one value per implementation and the ratios that compare them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The benchmark's name (`items`, `augment`, `loss`, `train`).
+    pub bench: String,
+    /// The unit of `results` (for example `img/s` or `ms`).
+    pub unit: String,
+    /// Value per implementation and configuration.
+    pub results: BTreeMap<String, f64>,
+    /// `vs_X` ratios; above 1 means fastvision is better.
+    pub ratios: BTreeMap<String, f64>,
+    /// Free-form notes (machine, threads, what was skipped and why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// An empty report for `bench` measured in `unit`.
+    pub fn new(bench: &str, unit: &str) -> Self {
+        Self { bench: bench.into(), unit: unit.into(), ..Self::default() }
+    }
+
+    /// The report as a plain-text table.
+    pub fn table(&self) -> String {
+        let width = self.results.keys().chain(self.ratios.keys()).map(String::len).max().unwrap_or(10).max(10);
+        let mut out = format!("bench {} ({})\n", self.bench, self.unit);
+        for (name, value) in &self.results {
+            let _ = writeln!(out, "  {name:<width$}  {value:>12.3} {}", self.unit);
+        }
+        for (name, value) in &self.ratios {
+            let _ = writeln!(out, "  {name:<width$}  {value:>12.3}x");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
+        out
+    }
+
+    /// Writes the report as JSON, atomically.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|source| Error::Json { what: "bench report", source })?;
+        crate::fs::atomic_write_bytes(path, &json)
+    }
+}

@@ -1,0 +1,38 @@
+use super::*;
+
+#[test]
+fn list_sorted_orders_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["b.jpg", "B.jpg", "a.jpg", "_c.jpg"] {
+        std::fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    let names: Vec<_> = list_sorted(dir.path())
+        .unwrap()
+        .into_iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["B.jpg", "_c.jpg", "a.jpg", "b.jpg"]);
+}
+
+#[test]
+fn atomic_write_leaves_no_temporary_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.bin");
+    std::fs::write(&path, b"old").unwrap();
+    let err = atomic_write(&path, |w| {
+        w.write_all(b"half")?;
+        Err(std::io::Error::other("disk full"))
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("out.bin"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    assert_eq!(list_sorted(dir.path()).unwrap().len(), 1);
+}
+
+#[test]
+fn atomic_write_replaces_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/out.txt");
+    atomic_write_bytes(&path, b"new").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"new");
+}

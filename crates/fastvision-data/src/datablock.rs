@@ -1,0 +1,282 @@
+//! `DataBlock`: fastai's recipe object — how to get items, label them, split them and turn them into batches.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle::Device;
+use fastvision_augment::BatchAugment;
+use fastvision_core::Vocab;
+
+use crate::category::{encode, CategoryBlock};
+use crate::decode::DecodeLimits;
+use crate::files::get_image_files;
+use crate::label::Labeller;
+use crate::loader::{DataLoader, Item, LoaderConfig, OnBadItem};
+use crate::resize::ItemTransform;
+use crate::split::Splitter;
+use crate::{DataLoaders, Error, Result};
+
+type GetItemsFn = dyn Fn(&Path) -> Result<Vec<PathBuf>> + Send + Sync;
+
+/// A problem with one item, found while listing or labelling; `summary` prints every one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    /// The step that failed (`"label"`, `"decode"`, …).
+    pub step: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The labelled and split items of a folder: what `DataBlock::datasets` returns.
+#[derive(Debug, Clone)]
+pub struct Datasets {
+    /// Every file `get_items` found, sorted.
+    pub files: Vec<PathBuf>,
+    /// The class vocabulary.
+    pub vocab: Vocab,
+    /// Training items.
+    pub train: Vec<Item>,
+    /// Validation items.
+    pub valid: Vec<Item>,
+    /// Files that could not be labelled (left out of both splits).
+    pub errors: Vec<ItemError>,
+}
+
+/// fastai's `DataBlock(blocks=(ImageBlock, CategoryBlock), get_items, get_y, splitter, item_tfms, batch_tfms)`.
+///
+/// Build it with [`DataBlock::builder`]; it checks its parameters when built.
+#[derive(Clone)]
+pub struct DataBlock {
+    get_items: Arc<GetItemsFn>,
+    get_items_name: String,
+    labeller: Labeller,
+    splitter: Splitter,
+    category: CategoryBlock,
+    item_tfm: ItemTransform,
+    batch_tfm: BatchAugment,
+    seed: u64,
+    on_bad_item: OnBadItem,
+    decode_limits: DecodeLimits,
+    device: Device,
+}
+
+/// Builder of a [`DataBlock`]; every setting has fastai's default.
+#[derive(Clone)]
+pub struct DataBlockBuilder {
+    block: DataBlock,
+    labeller: Option<Labeller>,
+}
+
+impl DataBlock {
+    /// A builder with fastai's defaults: `get_image_files`, `RandomSplitter(0.2, seed 42)`, `Resize(460)`, no
+    /// augmentation (only u8→float), the CPU.
+    pub fn builder() -> DataBlockBuilder {
+        let block = DataBlock {
+            get_items: Arc::new(get_image_files),
+            get_items_name: "get_image_files".into(),
+            labeller: Labeller::ParentFolder,
+            splitter: Splitter::random(0.2, 42),
+            category: CategoryBlock::new(),
+            item_tfm: ItemTransform::resize(460),
+            batch_tfm: BatchAugment::identity(None),
+            seed: 42,
+            on_bad_item: OnBadItem::Stop,
+            decode_limits: DecodeLimits::default(),
+            device: Device::Cpu,
+        };
+        DataBlockBuilder { block, labeller: None }
+    }
+
+    /// The labeller.
+    pub fn labeller(&self) -> &Labeller {
+        &self.labeller
+    }
+
+    /// The splitter.
+    pub fn splitter(&self) -> &Splitter {
+        &self.splitter
+    }
+
+    /// The item transform.
+    pub fn item_tfm(&self) -> &ItemTransform {
+        &self.item_tfm
+    }
+
+    /// The batch transform.
+    pub fn batch_tfm(&self) -> &BatchAugment {
+        &self.batch_tfm
+    }
+
+    /// The listing function's name, for summaries.
+    pub fn get_items_name(&self) -> &str {
+        &self.get_items_name
+    }
+
+    /// Lists the files under `path` with `get_items`.
+    pub fn get_items(&self, path: &Path) -> Result<Vec<PathBuf>> {
+        (self.get_items)(path)
+    }
+
+    /// Lists, labels and splits the items under `path`. Files that cannot be labelled are collected in
+    /// [`Datasets::errors`] rather than stopping everything, so that all of them can be reported at once.
+    pub fn datasets(&self, path: &Path) -> Result<Datasets> {
+        let found = self.get_items(path)?;
+        let (mut files, mut labels, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+        for file in &found {
+            match self.labeller.label(file) {
+                Ok(label) => {
+                    files.push(file.clone());
+                    labels.push(label);
+                }
+                Err(e) => errors.push(ItemError { step: "label", path: file.clone(), message: e.to_string() }),
+            }
+        }
+        if files.is_empty() {
+            return Ok(Datasets { files: found, vocab: Vocab::from_labels::<&str>([]), train: vec![], valid: vec![], errors });
+        }
+        let split = self.splitter.split(&files)?;
+        let vocab = self.category.vocab_for(&split.train.iter().map(|&i| labels[i].clone()).collect::<Vec<_>>());
+        let to_items = |ids: &[usize]| -> Result<Vec<Item>> {
+            ids.iter().map(|&i| Ok(Item { path: files[i].clone(), label: encode(&vocab, &labels[i], &files[i])? })).collect()
+        };
+        let (train, valid) = (to_items(&split.train)?, to_items(&split.valid)?);
+        Ok(Datasets { files: found, vocab, train, valid, errors })
+    }
+
+    /// Training and validation loaders over the items under `path`, with `batch_size` items per batch.
+    ///
+    /// Any file that cannot be labelled is an error here (run [`DataBlock::summary`] to see them all).
+    pub fn dataloaders(&self, path: &Path, batch_size: usize) -> Result<DataLoaders> {
+        let datasets = self.datasets(path)?;
+        check_datasets(&datasets)?;
+        let config = |train| LoaderConfig {
+            batch_size,
+            train,
+            seed: self.seed,
+            item_tfm: self.item_tfm,
+            decode_limits: self.decode_limits,
+            on_bad_item: self.on_bad_item,
+            prefetch: 2,
+            device: self.device.clone(),
+        };
+        let train = DataLoader::new(datasets.train, config(true), self.batch_tfm.clone())?;
+        let valid = DataLoader::new(datasets.valid, config(false), self.batch_tfm.clone())?;
+        if train.n_batches() == 0 {
+            return Err(Error::Parameter {
+                name: "batch_size",
+                value: batch_size.to_string(),
+                expected: format!("at most the {} training items (training drops the last partial batch)", train.n_items()),
+            });
+        }
+        Ok(DataLoaders::new(train, valid, datasets.vocab))
+    }
+}
+
+/// Errors that make a `Datasets` unusable for training: unlabelled files, a single class.
+pub(crate) fn check_datasets(datasets: &Datasets) -> Result<()> {
+    if let Some(first) = datasets.errors.first() {
+        return Err(Error::Labelling {
+            n_failed: datasets.errors.len(),
+            n_items: datasets.files.len(),
+            first: first.message.clone(),
+        });
+    }
+    if datasets.vocab.len() < 2 {
+        return Err(Error::OneClass {
+            class: datasets.vocab.name(0).unwrap_or_default().to_owned(),
+            n_items: datasets.files.len(),
+        });
+    }
+    Ok(())
+}
+
+impl DataBlockBuilder {
+    /// How items are listed (default: `get_image_files`).
+    pub fn get_items(mut self, name: &str, f: impl Fn(&Path) -> Result<Vec<PathBuf>> + Send + Sync + 'static) -> Self {
+        self.block.get_items = Arc::new(f);
+        self.block.get_items_name = name.into();
+        self
+    }
+
+    /// How items are labelled (`get_y`); required.
+    pub fn get_y(mut self, labeller: Labeller) -> Self {
+        self.labeller = Some(labeller);
+        self
+    }
+
+    /// How items are split (default `RandomSplitter(0.2, seed 42)`).
+    pub fn splitter(mut self, splitter: Splitter) -> Self {
+        self.block.splitter = splitter;
+        self
+    }
+
+    /// The category block (vocabulary from the data, or fixed).
+    pub fn category(mut self, category: CategoryBlock) -> Self {
+        self.block.category = category;
+        self
+    }
+
+    /// The per-item transform, the presizing step (default `Resize(460)`).
+    pub fn item_tfms(mut self, item_tfm: ItemTransform) -> Self {
+        self.block.item_tfm = item_tfm;
+        self
+    }
+
+    /// The batch transform (augmentation and normalisation; default: only u8→float).
+    pub fn batch_tfms(mut self, batch_tfm: BatchAugment) -> Self {
+        self.block.batch_tfm = batch_tfm;
+        self
+    }
+
+    /// The seed of shuffling, random crops and augmentation (the splitter has its own).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.block.seed = seed;
+        self
+    }
+
+    /// What to do with files that fail to decode mid-epoch.
+    pub fn on_bad_item(mut self, policy: OnBadItem) -> Self {
+        self.block.on_bad_item = policy;
+        self
+    }
+
+    /// Decode limits.
+    pub fn decode_limits(mut self, limits: DecodeLimits) -> Self {
+        self.block.decode_limits = limits;
+        self
+    }
+
+    /// The device batches are put on.
+    pub fn device(mut self, device: Device) -> Self {
+        self.block.device = device;
+        self
+    }
+
+    /// Checks the settings and builds the block.
+    pub fn build(self) -> Result<DataBlock> {
+        let Some(labeller) = self.labeller else {
+            return Err(Error::Parameter {
+                name: "get_y",
+                value: "unset".into(),
+                expected: "a labeller, e.g. `Labeller::regex_on_name(r\"(.+)_\\d+.jpg$\")` or `Labeller::ParentFolder`".into(),
+            });
+        };
+        self.block.item_tfm.validate()?;
+        Ok(DataBlock { labeller, ..self.block })
+    }
+}
+
+impl fmt::Debug for DataBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataBlock")
+            .field("get_items", &self.get_items_name)
+            .field("get_y", &self.labeller)
+            .field("splitter", &self.splitter)
+            .field("item_tfms", &self.item_tfm)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,293 @@
+//! `DataLoader`: seeded shuffling, parallel decode + presize with rayon, collation to candle tensors, the batch
+//! transform, and a background thread that prefetches so the consumer does not wait.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use candle::{Device, Tensor};
+use crossbeam_channel::{bounded, Receiver};
+use fastvision_augment::BatchAugment;
+use fastvision_core::rng::Rng;
+use fastvision_core::ImageBatch;
+use rayon::prelude::*;
+
+use crate::decode::{decode_rgb, DecodeLimits};
+use crate::error::candle_err;
+use crate::resize::{to_chw, ItemTransform};
+use crate::{Error, Result};
+
+/// One labelled item of a split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The image file.
+    pub path: PathBuf,
+    /// Its class id.
+    pub label: u32,
+}
+
+/// What a loader does with an item that fails to decode mid-epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBadItem {
+    /// Stop the epoch with an error naming the file (fastai's behaviour).
+    #[default]
+    Stop,
+    /// Leave it out of its batch, count it, and go on; [`Epoch::skipped`] lists what was left out.
+    Skip,
+}
+
+/// Everything a loader needs besides its items.
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
+    /// Items per batch.
+    pub batch_size: usize,
+    /// Training behaviour: shuffled order, random item transforms, random batch augmentation, `drop_last`.
+    pub train: bool,
+    /// The run's seed; every random choice derives from it.
+    pub seed: u64,
+    /// The per-item transform (presizing).
+    pub item_tfm: ItemTransform,
+    /// Decode limits.
+    pub decode_limits: DecodeLimits,
+    /// Policy for undecodable items.
+    pub on_bad_item: OnBadItem,
+    /// Batches prepared ahead in the background.
+    pub prefetch: usize,
+    /// Where batches are put.
+    pub device: Device,
+}
+
+/// Iterates over one split in batches.
+#[derive(Debug, Clone)]
+pub struct DataLoader {
+    items: Arc<[Item]>,
+    config: Arc<LoaderConfig>,
+    batch_tfm: Arc<BatchAugment>,
+}
+
+/// Decoded and presized u8 images (N×3×H×W) with their targets, before the batch transform.
+#[derive(Debug, Clone)]
+pub struct PresizedBatch {
+    /// The collated batch (u8 images).
+    pub batch: ImageBatch,
+    /// Items left out because they failed to decode (only with [`OnBadItem::Skip`]).
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl DataLoader {
+    /// A loader over `items`.
+    pub fn new(items: Vec<Item>, config: LoaderConfig, batch_tfm: BatchAugment) -> Result<Self> {
+        if config.batch_size == 0 {
+            return Err(Error::Parameter { name: "batch_size", value: "0".into(), expected: "at least 1".into() });
+        }
+        config.item_tfm.validate()?;
+        Ok(Self { items: items.into(), config: Arc::new(config), batch_tfm: Arc::new(batch_tfm) })
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Batch size.
+    pub fn batch_size(&self) -> usize {
+        self.config.batch_size
+    }
+
+    /// Number of batches per epoch (training drops the last incomplete batch, as fastai does).
+    pub fn n_batches(&self) -> usize {
+        let (n, bs) = (self.items.len(), self.config.batch_size);
+        if self.config.train {
+            n / bs
+        } else {
+            n.div_ceil(bs)
+        }
+    }
+
+    /// The items, in split order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// The file of item `item_id`.
+    pub fn item_path(&self, item_id: usize) -> &Path {
+        &self.items[item_id].path
+    }
+
+    /// The class id of item `item_id`.
+    pub fn item_label(&self, item_id: usize) -> u32 {
+        self.items[item_id].label
+    }
+
+    /// The loader's configuration.
+    pub fn config(&self) -> &LoaderConfig {
+        &self.config
+    }
+
+    /// The batch transform.
+    pub fn batch_tfm(&self) -> &BatchAugment {
+        &self.batch_tfm
+    }
+
+    /// The same loader with another batch transform.
+    pub fn with_batch_tfm(&self, batch_tfm: BatchAugment) -> Self {
+        Self { batch_tfm: Arc::new(batch_tfm), ..self.clone() }
+    }
+
+    /// Whether this is the training loader.
+    pub fn is_train(&self) -> bool {
+        self.config.train
+    }
+
+    /// The item order of `epoch`: a seeded shuffle for training, the split order for validation.
+    pub fn order(&self, epoch: usize) -> Vec<usize> {
+        if self.config.train {
+            Rng::derive(self.config.seed, epoch_stream(epoch)).permutation(self.items.len())
+        } else {
+            (0..self.items.len()).collect()
+        }
+    }
+
+    /// The batches of `epoch`, prepared in a background thread (decode + presize in parallel, then collation and
+    /// the batch transform). Dropping the iterator stops the thread.
+    pub fn epoch(&self, epoch: usize) -> Epoch {
+        let (tx, rx) = bounded(self.config.prefetch.max(1));
+        let skipped = Arc::new(Mutex::new(Vec::new()));
+        let loader = self.clone();
+        let skipped_in_thread = Arc::clone(&skipped);
+        let handle = std::thread::spawn(move || {
+            let order = loader.order(epoch);
+            for (batch_idx, ids) in order.chunks(loader.config.batch_size).take(loader.n_batches()).enumerate() {
+                let result = loader.load_batch(ids, epoch, batch_idx).map(|presized| {
+                    skipped_in_thread.lock().map(|mut s| s.extend(presized.skipped)).ok();
+                    presized.batch
+                });
+                let result = result.and_then(|batch| loader.transform(batch, epoch, batch_idx));
+                let stop = result.is_err();
+                // A closed channel means the consumer dropped the epoch: stop quietly.
+                if tx.send(result).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Epoch { rx, handle: Some(handle), skipped }
+    }
+
+    /// The first batch of epoch 0, after the batch transform (fastai's `one_batch`).
+    pub fn one_batch(&self) -> Result<ImageBatch> {
+        self.epoch(0).next().ok_or_else(|| Error::Parameter {
+            name: "batch_size",
+            value: self.config.batch_size.to_string(),
+            expected: format!("at most the number of items ({}) so that one full batch exists", self.items.len()),
+        })?
+    }
+
+    /// Decodes, presizes and collates the items `ids` (u8, before the batch transform).
+    pub fn load_batch(&self, ids: &[usize], epoch: usize, batch_idx: usize) -> Result<PresizedBatch> {
+        let loaded: Vec<(usize, Result<Vec<u8>>)> =
+            ids.par_iter().map(|&id| (id, self.load_item(id, epoch))).collect();
+        let mut pixels = Vec::new();
+        let (mut targets, mut item_ids, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, result) in loaded {
+            match result {
+                Ok(chw) => {
+                    pixels.extend_from_slice(&chw);
+                    targets.push(self.items[id].label);
+                    item_ids.push(id);
+                }
+                Err(e) if self.config.on_bad_item == OnBadItem::Skip => {
+                    skipped.push((self.items[id].path.clone(), e.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if item_ids.is_empty() {
+            return Err(Error::Decode {
+                path: self.items[ids[0]].path.clone(),
+                reason: format!("every item of batch {batch_idx} failed to decode"),
+            });
+        }
+        let (h, w) = self.config.item_tfm.output_size();
+        let n = item_ids.len();
+        let device = &self.config.device;
+        let images = Tensor::from_vec(pixels, (n, 3, h, w), device).map_err(candle_err("collating images"))?;
+        let targets = Tensor::from_vec(targets, n, device).map_err(candle_err("collating targets"))?;
+        Ok(PresizedBatch { batch: ImageBatch { images, targets, item_ids }, skipped })
+    }
+
+    /// Decodes and presizes one item to CHW u8; the crop position derives from (seed, epoch, item).
+    pub fn load_item(&self, item_id: usize, epoch: usize) -> Result<Vec<u8>> {
+        let item = &self.items[item_id];
+        let image = decode_rgb(&item.path, self.config.decode_limits)?;
+        let mut rng = Rng::derive(self.config.seed ^ epoch_stream(epoch), item_id as u64);
+        let rng = if self.config.train { Some(&mut rng) } else { None };
+        let resized = self.config.item_tfm.apply(&image, rng).map_err(|e| match e {
+            Error::Parameter { expected, .. } => Error::Decode { path: item.path.clone(), reason: expected },
+            other => other,
+        })?;
+        Ok(to_chw(&resized))
+    }
+
+    /// Applies the batch transform (augmentation on training batches, then normalisation).
+    pub fn transform(&self, batch: ImageBatch, epoch: usize, batch_idx: usize) -> Result<ImageBatch> {
+        let seed = Rng::derive(self.config.seed ^ epoch_stream(epoch), 1 << 40 | batch_idx as u64).next_u64();
+        let images = self.batch_tfm.apply(&batch.images, self.config.train, seed).map_err(Error::Augment)?;
+        Ok(ImageBatch { images, ..batch })
+    }
+}
+
+/// The batches of one epoch; see [`DataLoader::epoch`].
+#[derive(Debug)]
+pub struct Epoch {
+    rx: Receiver<Result<ImageBatch>>,
+    handle: Option<JoinHandle<()>>,
+    skipped: Arc<Mutex<Vec<(PathBuf, String)>>>,
+}
+
+impl Epoch {
+    /// Items left out so far because they failed to decode (only with [`OnBadItem::Skip`]), with the reason.
+    pub fn skipped(&self) -> Vec<(PathBuf, String)> {
+        self.skipped.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Iterator for Epoch {
+    type Item = Result<ImageBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.rx.recv() {
+            Ok(result) => Some(result),
+            Err(_) => {
+                // The producer is done; a panic in it must surface as an error, not as a short epoch.
+                let handle = self.handle.take()?;
+                match handle.join() {
+                    Ok(()) => None,
+                    Err(panic) => Some(Err(Error::Loader(panic_message(&panic)))),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Epoch {
+    fn drop(&mut self) {
+        // Unblock the producer (it sees a closed channel) and wait for it, so no thread outlives the epoch.
+        let (_, dummy) = bounded(0);
+        self.rx = dummy;
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn epoch_stream(epoch: usize) -> u64 {
+    (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

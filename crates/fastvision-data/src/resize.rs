@@ -1,0 +1,286 @@
+//! Item transforms on the CPU: fastai's `Resize` (crop / pad / squish) and `RandomResizedCrop`, resampled with
+//! Pillow's antialiased bilinear filter (via `fast_image_resize`), output u8 — the "presizing" step.
+
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fastvision_core::rng::Rng;
+use image::RgbImage;
+
+use crate::{Error, Result};
+
+/// How `Resize` fits an image of another aspect ratio (fastai's `ResizeMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResizeMethod {
+    /// Crop to the target aspect ratio, then resize (random position on training items, centre on validation).
+    #[default]
+    Crop,
+    /// Pad to the target aspect ratio, then resize.
+    Pad(PadMode),
+    /// Resize without keeping the aspect ratio.
+    Squish,
+}
+
+/// How padding is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PadMode {
+    /// Black.
+    Zeros,
+    /// Repeat the edge pixel.
+    Border,
+    /// Mirror the image without repeating the edge (fastai's default).
+    #[default]
+    Reflection,
+}
+
+/// fastai's item `Resize(size, method)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resize {
+    /// Output height.
+    pub height: usize,
+    /// Output width.
+    pub width: usize,
+    /// How the aspect ratio is handled.
+    pub method: ResizeMethod,
+}
+
+/// fastai's item `RandomResizedCrop(size, min_scale, ratio)`; validation items get a centre crop of a slightly
+/// larger resize (fastai's `val_xtra = 0.14`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RandomResizedCrop {
+    /// Output side (square).
+    pub size: usize,
+    /// Smallest fraction of the area kept.
+    pub min_scale: f64,
+    /// Largest fraction of the area kept.
+    pub max_scale: f64,
+    /// Range of aspect ratios of the crop.
+    pub ratio: (f64, f64),
+    /// Extra margin of the validation resize before the centre crop.
+    pub val_xtra: f64,
+}
+
+impl RandomResizedCrop {
+    /// fastai's defaults: `min_scale 0.08`, `ratio (3/4, 4/3)`, `val_xtra 0.14`.
+    pub fn new(size: usize) -> Self {
+        Self { size, min_scale: 0.08, max_scale: 1.0, ratio: (3.0 / 4.0, 4.0 / 3.0), val_xtra: 0.14 }
+    }
+}
+
+/// The per-item transform of a `DataBlock`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ItemTransform {
+    /// `Resize(size, method)`.
+    Resize(Resize),
+    /// `RandomResizedCrop(size, ..)`.
+    RandomResizedCrop(RandomResizedCrop),
+}
+
+impl ItemTransform {
+    /// fastai's presizing default: `Resize(size)` with a random crop on training items.
+    pub fn resize(size: usize) -> Self {
+        Self::Resize(Resize { height: size, width: size, method: ResizeMethod::Crop })
+    }
+
+    /// Output (height, width).
+    pub fn output_size(&self) -> (usize, usize) {
+        match self {
+            Self::Resize(r) => (r.height, r.width),
+            Self::RandomResizedCrop(r) => (r.size, r.size),
+        }
+    }
+
+    /// Checks the parameters, so a bad size is reported when the `DataBlock` is built, not mid-epoch.
+    pub fn validate(&self) -> Result<()> {
+        let (h, w) = self.output_size();
+        if h == 0 || w == 0 || h > 8192 || w > 8192 {
+            return Err(Error::Parameter {
+                name: "item transform size",
+                value: format!("{h}×{w}"),
+                expected: "between 1 and 8192 pixels per side (fastai's presizing uses 460)".into(),
+            });
+        }
+        if let Self::RandomResizedCrop(r) = self {
+            if !(0.0 < r.min_scale && r.min_scale <= r.max_scale && r.max_scale <= 1.0) {
+                return Err(Error::Parameter {
+                    name: "RandomResizedCrop scale",
+                    value: format!("({}, {})", r.min_scale, r.max_scale),
+                    expected: "0 < min_scale <= max_scale <= 1".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the transform; `rng` is `Some` for training items (random crop) and `None` for validation.
+    pub fn apply(&self, image: &RgbImage, rng: Option<&mut Rng>) -> Result<RgbImage> {
+        match self {
+            Self::Resize(resize) => {
+                let pcts = rng.map_or((0.5, 0.5), |r| (r.next_f64(), r.next_f64()));
+                resize.apply_with_pcts(image, pcts)
+            }
+            Self::RandomResizedCrop(rrc) => rrc.apply(image, rng),
+        }
+    }
+}
+
+impl Resize {
+    /// Applies the resize with an explicit crop/pad position `pcts` = (x, y) in `[0, 1]` (fastai's `pcts`).
+    pub fn apply_with_pcts(&self, image: &RgbImage, pcts: (f64, f64)) -> Result<RgbImage> {
+        let (w, h) = (image.width() as i64, image.height() as i64);
+        let (tw, th) = (self.width as f64, self.height as f64);
+        let box_ = match self.method {
+            ResizeMethod::Squish => CropBox { left: 0, top: 0, width: w, height: h },
+            ResizeMethod::Crop | ResizeMethod::Pad(_) => {
+                // fastai: crop uses the smaller ratio (fit inside), pad the larger one (cover).
+                let (rw, rh) = (w as f64 / tw, h as f64 / th);
+                let m = if (self.method == ResizeMethod::Crop) == (rw < rh) { rw } else { rh };
+                let (cw, ch) = ((m * tw) as i64, (m * th) as i64);
+                let left = (pcts.0 * (w - cw) as f64) as i64;
+                let top = (pcts.1 * (h - ch) as f64) as i64;
+                CropBox { left, top, width: cw, height: ch }
+            }
+        };
+        let pad_mode = if let ResizeMethod::Pad(mode) = self.method { mode } else { PadMode::Zeros };
+        crop_pad_resize(image, box_, pad_mode, self.width, self.height)
+    }
+}
+
+impl RandomResizedCrop {
+    fn apply(&self, image: &RgbImage, rng: Option<&mut Rng>) -> Result<RgbImage> {
+        let (w, h) = (image.width() as i64, image.height() as i64);
+        let Some(rng) = rng else {
+            // fastai: resize the whole image to size + xtra (rounded up to a multiple of 8), then centre-crop.
+            let xtra = ((self.size as f64 * self.val_xtra / 8.0).ceil() * 8.0) as usize;
+            let big = crop_pad_resize(image, CropBox::whole(w, h), PadMode::Zeros, self.size + xtra, self.size + xtra)?;
+            let off = (xtra / 2) as i64;
+            let side = self.size as i64;
+            let centre = CropBox { left: off, top: off, width: side, height: side };
+            return crop_pad_resize(&big, centre, PadMode::Zeros, self.size, self.size);
+        };
+        let crop = self.draw_crop(w, h, rng);
+        crop_pad_resize(image, crop, PadMode::Zeros, self.size, self.size)
+    }
+
+    fn draw_crop(&self, w: i64, h: i64, rng: &mut Rng) -> CropBox {
+        let (log_lo, log_hi) = (self.ratio.0.ln(), self.ratio.1.ln());
+        for _attempt in 0..10 {
+            let area = rng.uniform(self.min_scale, self.max_scale) * (w * h) as f64;
+            let ratio = rng.uniform(log_lo, log_hi).exp();
+            let nw = (area * ratio).sqrt().round() as i64;
+            let nh = (area / ratio).sqrt().round() as i64;
+            if nw <= w && nh <= h && nw > 0 && nh > 0 {
+                let left = rng.below((w - nw + 1) as usize) as i64;
+                let top = rng.below((h - nh + 1) as usize) as i64;
+                return CropBox { left, top, width: nw, height: nh };
+            }
+        }
+        let aspect = w as f64 / h as f64;
+        let (cw, ch) = if aspect < self.ratio.0 {
+            (w, (w as f64 / self.ratio.0) as i64)
+        } else if aspect > self.ratio.1 {
+            ((h as f64 * self.ratio.1) as i64, h)
+        } else {
+            (w, h)
+        };
+        CropBox { left: (w - cw) / 2, top: (h - ch) / 2, width: cw, height: ch }
+    }
+}
+
+/// A rectangle in source pixels; it may extend outside the image (then it is padded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CropBox {
+    left: i64,
+    top: i64,
+    width: i64,
+    height: i64,
+}
+
+impl CropBox {
+    fn whole(w: i64, h: i64) -> Self {
+        Self { left: 0, top: 0, width: w, height: h }
+    }
+
+    fn inside(&self, w: i64, h: i64) -> bool {
+        self.left >= 0 && self.top >= 0 && self.left + self.width <= w && self.top + self.height <= h
+    }
+}
+
+/// Crops (padding where the box leaves the image) and resizes with Pillow's antialiased bilinear filter.
+fn crop_pad_resize(image: &RgbImage, box_: CropBox, pad: PadMode, out_w: usize, out_h: usize) -> Result<RgbImage> {
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    if box_.width <= 0 || box_.height <= 0 {
+        return Err(Error::Parameter {
+            name: "crop box",
+            value: format!("{}×{}", box_.width, box_.height),
+            expected: "a non-empty crop; the image may be too small for this transform".into(),
+        });
+    }
+    if box_.inside(w, h) {
+        let crop = (box_.left as f64, box_.top as f64, box_.width as f64, box_.height as f64);
+        return resample(image, crop, out_w, out_h);
+    }
+    let padded = pad_to_box(image, box_, pad);
+    resample(&padded, (0.0, 0.0, box_.width as f64, box_.height as f64), out_w, out_h)
+}
+
+/// The box's pixels, with out-of-image positions filled according to `pad`.
+fn pad_to_box(image: &RgbImage, box_: CropBox, pad: PadMode) -> RgbImage {
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    let mut out = RgbImage::new(box_.width as u32, box_.height as u32);
+    for y in 0..box_.height {
+        let sy = source_index(box_.top + y, h, pad);
+        for x in 0..box_.width {
+            let sx = source_index(box_.left + x, w, pad);
+            if let (Some(sx), Some(sy)) = (sx, sy) {
+                out.put_pixel(x as u32, y as u32, *image.get_pixel(sx as u32, sy as u32));
+            }
+        }
+    }
+    out
+}
+
+fn source_index(i: i64, n: i64, pad: PadMode) -> Option<i64> {
+    if (0..n).contains(&i) {
+        return Some(i);
+    }
+    match pad {
+        PadMode::Zeros => None,
+        PadMode::Border => Some(i.clamp(0, n - 1)),
+        PadMode::Reflection if n == 1 => Some(0),
+        PadMode::Reflection => {
+            // Mirror without repeating the edge (torchvision's "reflect"), periodic with period 2(n-1).
+            let period = 2 * (n - 1);
+            let m = i.rem_euclid(period);
+            Some(if m < n { m } else { period - m })
+        }
+    }
+}
+
+fn resample(image: &RgbImage, crop: (f64, f64, f64, f64), out_w: usize, out_h: usize) -> Result<RgbImage> {
+    let to_err = |e: &dyn std::fmt::Display| Error::Parameter {
+        name: "resize",
+        value: format!("{}×{} → {out_w}×{out_h}", image.width(), image.height()),
+        expected: format!("a resizable image ({e})"),
+    };
+    let src = FirImage::from_vec_u8(image.width(), image.height(), image.as_raw().clone(), PixelType::U8x3)
+        .map_err(|e| to_err(&e))?;
+    let mut dst = FirImage::new(out_w as u32, out_h as u32, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(crop.0, crop.1, crop.2, crop.3);
+    Resizer::new().resize(&src, &mut dst, &options).map_err(|e| to_err(&e))?;
+    RgbImage::from_raw(out_w as u32, out_h as u32, dst.into_vec())
+        .ok_or_else(|| to_err(&"the resized buffer has the wrong size"))
+}
+
+/// Converts an HWC RGB image to planar CHW bytes (the layout of an N×3×H×W batch).
+pub fn to_chw(image: &RgbImage) -> Vec<u8> {
+    let plane = (image.width() * image.height()) as usize;
+    let mut chw = vec![0u8; 3 * plane];
+    for (i, px) in image.as_raw().chunks_exact(3).enumerate() {
+        chw[i] = px[0];
+        chw[plane + i] = px[1];
+        chw[2 * plane + i] = px[2];
+    }
+    chw
+}

@@ -1,0 +1,12 @@
+//! Integration tests of fastvision-data: one binary, one module per concern.
+
+mod bad_input;
+mod category;
+mod files;
+mod golden;
+mod labelling;
+mod loader;
+mod pets;
+mod resize;
+mod splitters;
+mod support;

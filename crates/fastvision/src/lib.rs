@@ -1,0 +1,56 @@
+//! fastvision: fastai's vision-classification workflow in Rust, on candle — data blocks with presizing, one fused
+//! batch augmentation, fused losses, ResNets with fastai's head, `fine_tune` with `lr_find`, one-cycle and
+//! discriminative learning rates, and an interpretation of what the model confuses.
+//!
+//! This crate is the table of contents: each sub-crate is re-exported as a module, and [`prelude`] brings the
+//! names a training script needs.
+//!
+//! # Quick start
+//! ```no_run
+//! use fastvision::prelude::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let path = std::path::Path::new("images");
+//! let pets = DataBlock::builder()
+//!     .get_y(Labeller::regex_on_name(r"(.+)_\d+.jpg$")?)
+//!     .item_tfms(ItemTransform::resize(460))
+//!     .batch_tfms(BatchAugment::new(AugConfig::with_size(224, 0.75), None))
+//!     .build()?;
+//! let dls = pets.dataloaders(path, 64)?;
+//! dls.show_batch(3, 3, "batch.png".as_ref())?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Feature flags
+//! - `cuda`: the augmentation and loss kernels and candle on NVIDIA GPUs (needs nvcc at build time).
+//!
+//! # Crates
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`core`] | fastvision-core | shared vocabulary: `Vocab`, `ImageBatch`, `Preds`, seeds, atomic files |
+//! | [`data`] | fastvision-data | `DataBlock`, labellers, splitters, presizing loaders, `summary`, `show_batch` |
+//! | [`augment`] | fastvision-augment | the fused batch augmentation (CPU and CUDA) |
+//! | [`losses`] | fastvision-losses | fused cross-entropy and friends with their gradients |
+//! | [`models`] | fastvision-models | ResNets with torchvision names, fastai's head, safetensors |
+//! | [`train`] | fastvision-train | `Learner`, `fit_one_cycle`, `fine_tune`, `lr_find`, freezing |
+//! | [`interpret`] | fastvision-interpret | confusion matrix, `most_confused`, top losses |
+//! | [`plot`] | fastvision-plot | PNG grids, line plots and heat maps |
+//! | [`datasets`] | fastvision-datasets | the built-in default data set and `untar_data` |
+
+pub use fastvision_augment as augment;
+pub use fastvision_core as core;
+pub use fastvision_data as data;
+pub use fastvision_datasets as datasets;
+pub use fastvision_interpret as interpret;
+pub use fastvision_losses as losses;
+pub use fastvision_models as models;
+pub use fastvision_plot as plot;
+pub use fastvision_train as train;
+
+/// The names a training script needs.
+pub mod prelude {
+    pub use crate::augment::{AugConfig, BatchAugment, Normalize};
+    pub use crate::core::{ImageBatch, Preds, Vocab};
+    pub use crate::data::{
+        get_image_files, CategoryBlock, DataBlock, DataLoaders, ItemTransform, Labeller, OnBadItem, Splitter,
+    };
+}

@@ -1,0 +1,124 @@
+//! `cargo xtask`: the project's command line. Thin wrappers that call cargo, so training and benchmarks get an
+//! optimised build with the right features while xtask itself stays quick to compile (it does not depend on candle).
+
+// xtask reports its steps on the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod ci;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+/// fastvision's tasks: train, inspect data, interpret, benchmark, and run the CI checks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Train end to end: data block, lr_find, fine_tune, interpretation (built-in data set by default).
+    /// Run `cargo xtask train --help` for the options.
+    #[command(disable_help_flag = true)]
+    Train(Forward),
+    /// Print the DataBlock summary of a folder of images.
+    #[command(disable_help_flag = true)]
+    Summary(Forward),
+    /// Write a PNG grid of a training batch with its labels.
+    #[command(name = "show-batch", disable_help_flag = true)]
+    ShowBatch(Forward),
+    /// Interpret an exported model on a folder of images (confusion matrix, most confused, top losses).
+    #[command(disable_help_flag = true)]
+    Interpret(Forward),
+    /// Run a benchmark: items, augment, loss or train. Prints a table; `--json FILE` writes the report.
+    Bench {
+        /// Which benchmark.
+        #[arg(value_parser = ["items", "augment", "loss", "train"])]
+        name: String,
+        /// Build with CUDA support.
+        #[arg(long)]
+        cuda: bool,
+        /// Arguments for the benchmark (e.g. `--json out.json`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Everything CI checks: formatting, clippy, the whole test suite.
+    Ci,
+}
+
+/// Arguments passed through to the `fastvision` binary.
+#[derive(Debug, clap::Args)]
+struct Forward {
+    /// Build with CUDA support (`--features cuda`).
+    #[arg(long)]
+    cuda: bool,
+    /// Arguments for the command (see `--help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.task {
+        Task::Train(fwd) => run_cli("train", fwd),
+        Task::Summary(fwd) => run_cli("summary", fwd),
+        Task::ShowBatch(fwd) => run_cli("show-batch", fwd),
+        Task::Interpret(fwd) => run_cli("interpret", fwd),
+        Task::Bench { name, cuda, args } => bench(&name, cuda, &args),
+        Task::Ci => ci::run(),
+    }
+}
+
+/// Runs `fastvision <command> <args>` from an optimised build.
+fn run_cli(command: &str, fwd: Forward) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "--release", "--package", "fastvision-cli"]);
+    if fwd.cuda {
+        cmd.args(["--features", "cuda"]);
+    }
+    cmd.args(["--", command]).args(&fwd.args);
+    run(cmd)
+}
+
+fn bench(name: &str, cuda: bool, args: &[String]) -> Result<()> {
+    let package = match name {
+        "items" => "fastvision-data",
+        "augment" => "fastvision-augment",
+        "loss" => "fastvision-losses",
+        "train" => "fastvision-train",
+        other => bail!("unknown benchmark {other:?}: choose items, augment, loss or train"),
+    };
+    let mut cmd = cargo();
+    cmd.args(["run", "--quiet", "--release", "--package", package, "--example", &format!("bench_{name}")]);
+    if cuda {
+        cmd.args(["--features", "cuda"]);
+    }
+    cmd.arg("--").args(args);
+    run(cmd)
+}
+
+/// `$CARGO` (the cargo that runs xtask), in the project root.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(project_root());
+    cmd
+}
+
+fn run(mut cmd: Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The workspace root (xtask lives one level below it).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}

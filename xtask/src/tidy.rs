@@ -1,0 +1,47 @@
+//! Code invariants checked as tests (rust-analyzer's tidy): every source file says why it exists.
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::project_root;
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "target" {
+                continue;
+            }
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if name.ends_with(".rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_source_file_opens_with_a_module_doc() {
+        let root = project_root();
+        let mut files = Vec::new();
+        for dir in ["crates", "xtask", "tests"] {
+            rust_files(&root.join(dir), &mut files);
+        }
+        assert!(files.len() > 10, "found only {} .rs files under {}", files.len(), root.display());
+        let missing: Vec<String> = files
+            .iter()
+            .filter(|path| {
+                // Unit-test files (`src/<module>/tests.rs`) are part of their module and need no doc of their own.
+                if path.file_name().is_some_and(|n| n == "tests.rs") {
+                    return false;
+                }
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                !text.trim_start().starts_with("//!")
+            })
+            .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+            .collect();
+        assert!(missing.is_empty(), "these files do not open with a `//!` line saying why they exist:\n{}", missing.join("\n"));
+    }
+}

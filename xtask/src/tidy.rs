@@ -42,6 +42,10 @@ mod tests {
             })
             .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
             .collect();
-        assert!(missing.is_empty(), "these files do not open with a `//!` line saying why they exist:\n{}", missing.join("\n"));
+        assert!(
+            missing.is_empty(),
+            "these files do not open with a `//!` line saying why they exist:\n{}",
+            missing.join("\n")
+        );
     }
 }

@@ -46,8 +46,9 @@ impl DataArgs {
             Labeller::regex_on_name(&self.label_regex).context("--label-regex")?
         };
         let has_split_folders = self.data.join("train").is_dir() && self.data.join("valid").is_dir();
-        let splitter = if has_split_folders { Splitter::grandparent() } else { Splitter::random(self.valid_pct, self.seed) };
-        let augment = BatchAugment::new(AugConfig::with_size(self.size, self.min_scale), normalize);
+        let splitter =
+            if has_split_folders { Splitter::grandparent() } else { Splitter::random(self.valid_pct, self.seed) };
+        let augment = BatchAugment::new(AugConfig::with_size(self.size, self.min_scale), normalize)?;
         let block = DataBlock::builder()
             .get_y(labeller)
             .splitter(splitter)

@@ -25,7 +25,8 @@ pub struct Args {
 /// Builds the loaders and writes the grid.
 pub fn run(mut args: Args) -> Result<()> {
     args.data.bs = args.data.bs.min(args.nrows * args.ncols).max(1);
-    let dls = args.data.datablock(None)?.dataloaders(&args.data.data, args.data.bs).context("building the data loaders")?;
+    let dls =
+        args.data.datablock(None)?.dataloaders(&args.data.data, args.data.bs).context("building the data loaders")?;
     dls.show_batch(args.nrows, args.ncols, &args.out)?;
     println!("wrote {}", args.out.display());
     Ok(())

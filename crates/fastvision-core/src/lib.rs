@@ -15,8 +15,8 @@
 //! assert_eq!(vocab.index_of("pug"), Some(1));
 //! ```
 
-pub mod bench;
 mod batch;
+pub mod bench;
 mod error;
 pub mod fs;
 mod preds;

@@ -22,7 +22,13 @@ pub struct Preds {
 
 impl Preds {
     /// Checks that the arrays agree in length.
-    pub fn new(n_classes: usize, probs: Vec<f32>, targets: Vec<u32>, losses: Vec<f32>, item_ids: Vec<usize>) -> Result<Self> {
+    pub fn new(
+        n_classes: usize,
+        probs: Vec<f32>,
+        targets: Vec<u32>,
+        losses: Vec<f32>,
+        item_ids: Vec<usize>,
+    ) -> Result<Self> {
         let n = targets.len();
         let check = |what, actual| if actual == n { Ok(()) } else { Err(Error::Length { what, expected: n, actual }) };
         check("probabilities (n_items × n_classes)", probs.len() / n_classes.max(1))?;

@@ -63,31 +63,44 @@ pub struct DataBlock {
     device: Device,
 }
 
+/// The settings of a block under construction (everything but the labeller and the batch transform).
+#[derive(Clone)]
+struct DataBlockFields {
+    get_items: Arc<GetItemsFn>,
+    get_items_name: String,
+    splitter: Splitter,
+    category: CategoryBlock,
+    item_tfm: ItemTransform,
+    seed: u64,
+    on_bad_item: OnBadItem,
+    decode_limits: DecodeLimits,
+    device: Device,
+}
+
 /// Builder of a [`DataBlock`]; every setting has fastai's default.
 #[derive(Clone)]
 pub struct DataBlockBuilder {
-    block: DataBlock,
+    block: DataBlockFields,
     labeller: Option<Labeller>,
+    batch_tfm: Option<BatchAugment>,
 }
 
 impl DataBlock {
     /// A builder with fastai's defaults: `get_image_files`, `RandomSplitter(0.2, seed 42)`, `Resize(460)`, no
     /// augmentation (only u8→float), the CPU.
     pub fn builder() -> DataBlockBuilder {
-        let block = DataBlock {
+        let block = DataBlockFields {
             get_items: Arc::new(get_image_files),
             get_items_name: "get_image_files".into(),
-            labeller: Labeller::ParentFolder,
             splitter: Splitter::random(0.2, 42),
             category: CategoryBlock::new(),
             item_tfm: ItemTransform::resize(460),
-            batch_tfm: BatchAugment::identity(None),
             seed: 42,
             on_bad_item: OnBadItem::Stop,
             decode_limits: DecodeLimits::default(),
             device: Device::Cpu,
         };
-        DataBlockBuilder { block, labeller: None }
+        DataBlockBuilder { block, labeller: None, batch_tfm: None }
     }
 
     /// The labeller.
@@ -135,12 +148,20 @@ impl DataBlock {
             }
         }
         if files.is_empty() {
-            return Ok(Datasets { files: found, vocab: Vocab::from_labels::<&str>([]), train: vec![], valid: vec![], errors });
+            return Ok(Datasets {
+                files: found,
+                vocab: Vocab::from_labels::<&str>([]),
+                train: vec![],
+                valid: vec![],
+                errors,
+            });
         }
         let split = self.splitter.split(&files)?;
         let vocab = self.category.vocab_for(&split.train.iter().map(|&i| labels[i].clone()).collect::<Vec<_>>());
         let to_items = |ids: &[usize]| -> Result<Vec<Item>> {
-            ids.iter().map(|&i| Ok(Item { path: files[i].clone(), label: encode(&vocab, &labels[i], &files[i])? })).collect()
+            ids.iter()
+                .map(|&i| Ok(Item { path: files[i].clone(), label: encode(&vocab, &labels[i], &files[i])? }))
+                .collect()
         };
         let (train, valid) = (to_items(&split.train)?, to_items(&split.valid)?);
         Ok(Datasets { files: found, vocab, train, valid, errors })
@@ -168,7 +189,10 @@ impl DataBlock {
             return Err(Error::Parameter {
                 name: "batch_size",
                 value: batch_size.to_string(),
-                expected: format!("at most the {} training items (training drops the last partial batch)", train.n_items()),
+                expected: format!(
+                    "at most the {} training items (training drops the last partial batch)",
+                    train.n_items()
+                ),
             });
         }
         Ok(DataLoaders::new(train, valid, datasets.vocab))
@@ -227,7 +251,7 @@ impl DataBlockBuilder {
 
     /// The batch transform (augmentation and normalisation; default: only u8→float).
     pub fn batch_tfms(mut self, batch_tfm: BatchAugment) -> Self {
-        self.block.batch_tfm = batch_tfm;
+        self.batch_tfm = Some(batch_tfm);
         self
     }
 
@@ -261,11 +285,29 @@ impl DataBlockBuilder {
             return Err(Error::Parameter {
                 name: "get_y",
                 value: "unset".into(),
-                expected: "a labeller, e.g. `Labeller::regex_on_name(r\"(.+)_\\d+.jpg$\")` or `Labeller::ParentFolder`".into(),
+                expected: "a labeller, e.g. `Labeller::regex_on_name(r\"(.+)_\\d+.jpg$\")` or `Labeller::ParentFolder`"
+                    .into(),
             });
         };
         self.block.item_tfm.validate()?;
-        Ok(DataBlock { labeller, ..self.block })
+        let batch_tfm = match self.batch_tfm {
+            Some(batch_tfm) => batch_tfm,
+            None => BatchAugment::identity(None).map_err(Error::Augment)?,
+        };
+        let f = self.block;
+        Ok(DataBlock {
+            get_items: f.get_items,
+            get_items_name: f.get_items_name,
+            labeller,
+            splitter: f.splitter,
+            category: f.category,
+            item_tfm: f.item_tfm,
+            batch_tfm,
+            seed: f.seed,
+            on_bad_item: f.on_bad_item,
+            decode_limits: f.decode_limits,
+            device: f.device,
+        })
     }
 }
 

@@ -55,6 +55,10 @@ impl DataLoaders {
 
     /// Replaces the batch transform of both loaders (e.g. to add ImageNet normalisation for pretrained weights).
     pub fn with_batch_tfm(self, batch_tfm: fastvision_augment::BatchAugment) -> Self {
-        Self { train: self.train.with_batch_tfm(batch_tfm.clone()), valid: self.valid.with_batch_tfm(batch_tfm), ..self }
+        Self {
+            train: self.train.with_batch_tfm(batch_tfm.clone()),
+            valid: self.valid.with_batch_tfm(batch_tfm),
+            ..self
+        }
     }
 }

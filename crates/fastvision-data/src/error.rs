@@ -62,7 +62,9 @@ pub enum Error {
         preview: String,
     },
     /// Classification needs at least two classes.
-    #[error("only one class ({class:?}) was found in {n_items} items: a classifier needs at least two; check the labeller")]
+    #[error(
+        "only one class ({class:?}) was found in {n_items} items: a classifier needs at least two; check the labeller"
+    )]
     OneClass {
         /// The only class.
         class: String,

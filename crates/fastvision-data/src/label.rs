@@ -66,8 +66,8 @@ impl Labeller {
 impl fmt::Debug for Labeller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::RegexOnName(re) => write!(f, "RegexLabeller({:?}) on the file name", re.as_str()),
-            Self::RegexOnPath(re) => write!(f, "RegexLabeller({:?}) on the full path", re.as_str()),
+            Self::RegexOnName(re) => write!(f, "RegexLabeller(`{}`) on the file name", re.as_str()),
+            Self::RegexOnPath(re) => write!(f, "RegexLabeller(`{}`) on the full path", re.as_str()),
             Self::ParentFolder => write!(f, "parent_label (the parent folder's name)"),
             Self::Func { name, .. } => write!(f, "{name}"),
         }
@@ -92,7 +92,7 @@ fn capture(re: &Regex, haystack: &str, path: &Path) -> Result<String> {
         Some(label) if !label.is_empty() => Ok(label),
         _ => Err(Error::Label {
             path: path.into(),
-            reason: format!("the regex {:?} did not match {haystack:?}", re.as_str()),
+            reason: format!("the regex `{}` did not match {haystack:?}", re.as_str()),
         }),
     }
 }

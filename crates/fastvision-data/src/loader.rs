@@ -184,8 +184,7 @@ impl DataLoader {
 
     /// Decodes, presizes and collates the items `ids` (u8, before the batch transform).
     pub fn load_batch(&self, ids: &[usize], epoch: usize, batch_idx: usize) -> Result<PresizedBatch> {
-        let loaded: Vec<(usize, Result<Vec<u8>>)> =
-            ids.par_iter().map(|&id| (id, self.load_item(id, epoch))).collect();
+        let loaded: Vec<(usize, Result<Vec<u8>>)> = ids.par_iter().map(|&id| (id, self.load_item(id, epoch))).collect();
         let mut pixels = Vec::new();
         let (mut targets, mut item_ids, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
         for (id, result) in loaded {

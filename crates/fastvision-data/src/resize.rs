@@ -215,12 +215,15 @@ fn crop_pad_resize(image: &RgbImage, box_: CropBox, pad: PadMode, out_w: usize, 
             expected: "a non-empty crop; the image may be too small for this transform".into(),
         });
     }
-    if box_.inside(w, h) {
-        let crop = (box_.left as f64, box_.top as f64, box_.width as f64, box_.height as f64);
-        return resample(image, crop, out_w, out_h);
-    }
-    let padded = pad_to_box(image, box_, pad);
-    resample(&padded, (0.0, 0.0, box_.width as f64, box_.height as f64), out_w, out_h)
+    // Crop into a new image first, as Pillow does: the resampling filter then clamps at the crop's edges instead
+    // of reading the pixels beyond them (fast_image_resize's own crop option would, and differ from fastai).
+    let cropped = if box_.inside(w, h) {
+        image::imageops::crop_imm(image, box_.left as u32, box_.top as u32, box_.width as u32, box_.height as u32)
+            .to_image()
+    } else {
+        pad_to_box(image, box_, pad)
+    };
+    resample(&cropped, out_w, out_h)
 }
 
 /// The box's pixels, with out-of-image positions filled according to `pad`.
@@ -256,18 +259,19 @@ fn source_index(i: i64, n: i64, pad: PadMode) -> Option<i64> {
     }
 }
 
-fn resample(image: &RgbImage, crop: (f64, f64, f64, f64), out_w: usize, out_h: usize) -> Result<RgbImage> {
+fn resample(image: &RgbImage, out_w: usize, out_h: usize) -> Result<RgbImage> {
     let to_err = |e: &dyn std::fmt::Display| Error::Parameter {
         name: "resize",
         value: format!("{}×{} → {out_w}×{out_h}", image.width(), image.height()),
         expected: format!("a resizable image ({e})"),
     };
+    if (image.width() as usize, image.height() as usize) == (out_w, out_h) {
+        return Ok(image.clone());
+    }
     let src = FirImage::from_vec_u8(image.width(), image.height(), image.as_raw().clone(), PixelType::U8x3)
         .map_err(|e| to_err(&e))?;
     let mut dst = FirImage::new(out_w as u32, out_h as u32, PixelType::U8x3);
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(crop.0, crop.1, crop.2, crop.3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new().resize(&src, &mut dst, &options).map_err(|e| to_err(&e))?;
     RgbImage::from_raw(out_w as u32, out_h as u32, dst.into_vec())
         .ok_or_else(|| to_err(&"the resized buffer has the wrong size"))

@@ -22,7 +22,10 @@ pub(crate) fn show_batch(loader: &DataLoader, vocab: &Vocab, nrows: usize, ncols
     }
     let batch = loader.one_batch()?;
     let n = (nrows * ncols).min(batch.len());
-    let images = to_rgb_images(&batch.images.narrow(0, 0, n).map_err(candle_err("show_batch"))?, loader.batch_tfm().normalize())?;
+    let images = to_rgb_images(
+        &batch.images.narrow(0, 0, n).map_err(candle_err("show_batch"))?,
+        loader.batch_tfm().normalize(),
+    )?;
     let targets = batch.targets.to_vec1::<u32>().map_err(candle_err("show_batch targets"))?;
     let cells: Vec<(RgbImage, String)> = images
         .into_iter()

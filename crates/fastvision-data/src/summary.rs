@@ -79,7 +79,12 @@ impl DataBlock {
         }
         w.summary.problems.extend(datasets.errors.iter().cloned());
         if !datasets.errors.is_empty() {
-            let names: Vec<String> = datasets.errors.iter().filter_map(|e| e.path.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+            let names: Vec<String> = datasets
+                .errors
+                .iter()
+                .filter_map(|e| e.path.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
             let hint = format!(
                 "the labeller failed on {} of {} names: {}; fix the names or the pattern",
                 names.len(),
@@ -95,7 +100,8 @@ impl DataBlock {
 
         let first = datasets.train[0].clone();
         w.line(format!("\nBuilding one sample from {}", first.path.display()));
-        let image = decode_rgb(&first.path, Default::default()).map_err(|e| w.fail("decode", e, "remove or replace the file"))?;
+        let image = decode_rgb(&first.path, Default::default())
+            .map_err(|e| w.fail("decode", e, "remove or replace the file"))?;
         w.line(format!("  decode: RGB u8 image, {}×{} (width×height)", image.width(), image.height()));
         let (h, wd) = self.item_tfm().output_size();
         w.line(format!("  item transform {:?}: u8 tensor 3×{h}×{wd}", self.item_tfm()));
@@ -112,7 +118,8 @@ impl DataBlock {
             prefetch: 1,
             device: candle::Device::Cpu,
         };
-        let loader = DataLoader::new(datasets.train.clone(), config, self.batch_tfm().clone()).map_err(|e| w.fail("dataloaders", e, ""))?;
+        let loader = DataLoader::new(datasets.train.clone(), config, self.batch_tfm().clone())
+            .map_err(|e| w.fail("dataloaders", e, ""))?;
         let ids: Vec<usize> = (0..batch_size.min(datasets.train.len())).collect();
         w.line(format!("\nCollating {} items in a batch", ids.len()));
         let presized = loader.load_batch(&ids, 0, 0).map_err(|e| w.fail("collate", e, "remove or replace the file"))?;
@@ -127,9 +134,10 @@ impl DataBlock {
 }
 
 fn describe(tensor: &Tensor) -> String {
-    let stats = tensor
-        .to_dtype(candle::DType::F32)
-        .and_then(|t| Ok((t.mean_all()?.to_scalar::<f32>()?, t.min_all()?.to_scalar::<f32>()?, t.max_all()?.to_scalar::<f32>()?)));
-    let stats = stats.map(|(mean, min, max)| format!(", mean {mean:.3}, min {min:.3}, max {max:.3}")).unwrap_or_default();
+    let stats = tensor.to_dtype(candle::DType::F32).and_then(|t| {
+        Ok((t.mean_all()?.to_scalar::<f32>()?, t.min_all()?.to_scalar::<f32>()?, t.max_all()?.to_scalar::<f32>()?))
+    });
+    let stats =
+        stats.map(|(mean, min, max)| format!(", mean {mean:.3}, min {min:.3}, max {max:.3}")).unwrap_or_default();
     format!("{:?} {:?}{stats}", tensor.dtype(), tensor.dims())
 }

@@ -2,8 +2,18 @@ use super::*;
 
 #[test]
 fn same_seed_same_stream() {
-    let a: Vec<u64> = (0..5).map({ let mut r = Rng::new(42); move |_| r.next_u64() }).collect();
-    let b: Vec<u64> = (0..5).map({ let mut r = Rng::new(42); move |_| r.next_u64() }).collect();
+    let a: Vec<u64> = (0..5)
+        .map({
+            let mut r = Rng::new(42);
+            move |_| r.next_u64()
+        })
+        .collect();
+    let b: Vec<u64> = (0..5)
+        .map({
+            let mut r = Rng::new(42);
+            move |_| r.next_u64()
+        })
+        .collect();
     assert_eq!(a, b);
     assert_ne!(Rng::new(42).next_u64(), Rng::new(43).next_u64());
     assert_ne!(Rng::derive(42, 0).next_u64(), Rng::derive(42, 1).next_u64());

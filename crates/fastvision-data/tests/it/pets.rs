@@ -35,7 +35,9 @@ fn pets_batches_summary_and_show_batch() {
 
     let summary = pets().summary(&pets_dir(), 4);
     assert!(summary.is_ok(), "{summary}");
-    for needle in ["Found 370 items", "2 datasets of sizes 296,74", "37 classes", "U8 [4, 3, 128, 128]", "F32 [4, 3, 128, 128]"] {
+    for needle in
+        ["Found 370 items", "2 datasets of sizes 296,74", "37 classes", "U8 [4, 3, 128, 128]", "F32 [4, 3, 128, 128]"]
+    {
         assert!(summary.text.contains(needle), "summary lacks {needle:?}:\n{summary}");
     }
 

@@ -38,7 +38,8 @@ fn resize_matches_fastai_item_resize() {
     for (key, method) in cases {
         let size = &golden[format!("{key}/size_wh")];
         let (width, height) = (size[0].as_u64().unwrap() as usize, size[1].as_u64().unwrap() as usize);
-        let pcts = golden.get(format!("{key}/pcts")).map_or((0.5, 0.5), |p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()));
+        let pcts =
+            golden.get(format!("{key}/pcts")).map_or((0.5, 0.5), |p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()));
         let got = Resize { height, width, method }.apply_with_pcts(&input, pcts).unwrap();
         let expected = image_of(&golden[format!("{key}/output_hwc_uint8")]);
         report.push((key, max_abs_diff(&got, &expected)));
@@ -51,7 +52,8 @@ fn plain_pil_bilinear_resizes_match() {
     let golden = section("resize_item");
     let input = image_of(&golden["input_hwc_uint8"]);
     for (key, w, h) in [("pil_resize_bilinear_to_w16_h10", 16, 10), ("pil_resize_bilinear_to_w60_h40", 60, 40)] {
-        let got = Resize { height: h, width: w, method: ResizeMethod::Squish }.apply_with_pcts(&input, (0.5, 0.5)).unwrap();
+        let got =
+            Resize { height: h, width: w, method: ResizeMethod::Squish }.apply_with_pcts(&input, (0.5, 0.5)).unwrap();
         let diff = max_abs_diff(&got, &image_of(&golden[key]));
         assert!(diff <= TOLERANCE, "{key}: max abs diff {diff}");
     }

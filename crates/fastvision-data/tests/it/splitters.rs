@@ -29,8 +29,9 @@ fn random_splitter_reproduces_fastai_indices() {
 
 #[test]
 fn grandparent_index_and_function_splitters() {
-    let items: Vec<PathBuf> =
-        ["/d/train/cat/1.jpg", "/d/valid/cat/2.jpg", "/d/train/dog/3.jpg", "/d/test/dog/4.jpg"].map(PathBuf::from).to_vec();
+    let items: Vec<PathBuf> = ["/d/train/cat/1.jpg", "/d/valid/cat/2.jpg", "/d/train/dog/3.jpg", "/d/test/dog/4.jpg"]
+        .map(PathBuf::from)
+        .to_vec();
     let split = Splitter::grandparent().split(&items).unwrap();
     assert_eq!((split.train, split.valid), (vec![0, 2], vec![1]));
 

@@ -30,7 +30,12 @@ pub fn class_folder(classes: &[&str], n_per_class: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (c, class) in classes.iter().enumerate() {
         for i in 0..n_per_class {
-            write_jpeg(&dir.path().join(format!("{class}_{i}.jpg")), 40 + 3 * i as u32, 30 + c as u32, (c * 10 + i) as u8);
+            write_jpeg(
+                &dir.path().join(format!("{class}_{i}.jpg")),
+                40 + 3 * i as u32,
+                30 + c as u32,
+                (c * 10 + i) as u8,
+            );
         }
     }
     dir

@@ -48,4 +48,30 @@ mod tests {
             missing.join("\n")
         );
     }
+
+    /// The README promises two commands on a fresh machine; CI must run the test one, and both must exist here.
+    #[test]
+    fn readme_commands_are_the_ones_ci_and_xtask_run() {
+        let root = project_root();
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        let commands: Vec<&str> = readme
+            .split("```sh")
+            .skip(1)
+            .filter_map(|block| block.split("```").next())
+            .flat_map(str::lines)
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect();
+        let run = commands.first().expect("README: the first sh block is the main job");
+        let test = commands.get(1).expect("README: the second sh block is the test command");
+        assert_eq!(*run, "cargo xtask train", "README's main command");
+        assert!(test.ends_with("cargo xtask ci"), "README's test command: {test}");
+        let ci = std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run");
+        assert!(ci.lines().any(|l| l.trim() == "cargo xtask ci"), ".ci/run must run the README's test command");
+        assert!(ci.contains("FASTVISION_SHARED"), ".ci/run must set FASTVISION_SHARED as the README says");
+        let main = std::fs::read_to_string(root.join("xtask/src/main.rs")).unwrap();
+        for task in ["Train(", "Ci =>"] {
+            assert!(main.contains(task), "xtask has no {task} task");
+        }
+    }
 }

@@ -1,0 +1,214 @@
+//! CPU custom ops with PyTorch's gradients where candle has none or differs: max pooling with padding (the ResNet
+//! stem) and ReLU (zero gradient at 0). Other devices fall back to compositions of candle ops in `pool.rs`.
+
+use candle::cpu_backend::{Map1, Map2};
+use candle::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithDType};
+use rayon::prelude::*;
+
+/// Kernel, stride and padding of a 2-D pooling window, per axis (height, width).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolGeom {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+}
+
+impl PoolGeom {
+    /// Output height and width for an `h`×`w` input (floor mode, like PyTorch's default `ceil_mode=False`).
+    pub fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
+        let out = |n: usize, k: usize, s: usize, p: usize| (n + 2 * p - k) / s + 1;
+        (out(h, self.kernel.0, self.stride.0, self.padding.0), out(w, self.kernel.1, self.stride.1, self.padding.1))
+    }
+
+    /// The flat index (within one `h`×`w` plane) of the first maximum of output cell (`oy`, `ox`), PyTorch's rule:
+    /// a later value wins only when strictly greater (or NaN).
+    fn argmax<T: WithDType>(&self, plane: &[T], h: usize, w: usize, oy: usize, ox: usize) -> usize {
+        let y0 = (oy * self.stride.0) as isize - self.padding.0 as isize;
+        let x0 = (ox * self.stride.1) as isize - self.padding.1 as isize;
+        let (ys, ye) = (y0.max(0) as usize, ((y0 + self.kernel.0 as isize) as usize).min(h));
+        let (xs, xe) = (x0.max(0) as usize, ((x0 + self.kernel.1 as isize) as usize).min(w));
+        let mut best = ys * w + xs;
+        let mut best_val = plane[best];
+        for y in ys..ye {
+            for (x, &v) in plane[y * w + xs..y * w + xe].iter().enumerate() {
+                #[allow(clippy::eq_op)] // v != v is the generic NaN test
+                if v > best_val || v != v {
+                    best_val = v;
+                    best = y * w + xs + x;
+                }
+            }
+        }
+        best
+    }
+}
+
+fn contiguous<'a, T>(vs: &'a [T], layout: &Layout, op: &str) -> candle::Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&vs[start..end]),
+        None => candle::bail!("{op}: input must be contiguous"),
+    }
+}
+
+/// Max pooling over N×C×H×W with padding; the gradient goes to the first maximum of each window, like PyTorch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MaxPool(pub PoolGeom);
+
+impl Map1 for MaxPool {
+    fn f<T: WithDType>(&self, vs: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
+        let vs = contiguous(vs, layout, "max_pool2d")?;
+        let (_, _, h, w) = layout.shape().dims4()?;
+        let (oh, ow) = self.0.out_hw(h, w);
+        let mut out = vec![T::zero(); vs.len() / (h * w) * oh * ow];
+        out.par_chunks_mut(oh * ow).zip(vs.par_chunks(h * w)).for_each(|(out, plane)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    out[oy * ow + ox] = plane[self.0.argmax(plane, h, w, oy, ox)];
+                }
+            }
+        });
+        Ok(out)
+    }
+}
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "fastvision-max-pool2d"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = layout.shape().dims4()?;
+        let (oh, ow) = self.0.out_hw(h, w);
+        Ok((self.map(storage, layout)?, Shape::from((n, c, oh, ow))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle::Result<Option<Tensor>> {
+        let grad = arg.apply_op2_no_bwd(&grad_res.contiguous()?, &MaxPoolBackward(self.0))?;
+        Ok(Some(grad))
+    }
+}
+
+/// The gradient of [`MaxPool`]: scatters each output gradient onto its window's first maximum.
+#[derive(Debug, Clone, Copy)]
+struct MaxPoolBackward(PoolGeom);
+
+impl Map2 for MaxPoolBackward {
+    const OP: &'static str = "max_pool2d_backward";
+
+    fn f<T: WithDType>(&self, arg: &[T], l1: &Layout, grad: &[T], l2: &Layout) -> candle::Result<Vec<T>> {
+        let arg = contiguous(arg, l1, Self::OP)?;
+        let grad = contiguous(grad, l2, Self::OP)?;
+        let (_, _, h, w) = l1.shape().dims4()?;
+        let (_, _, oh, ow) = l2.shape().dims4()?;
+        let mut out = vec![T::zero(); arg.len()];
+        out.par_chunks_mut(h * w).zip(arg.par_chunks(h * w)).zip(grad.par_chunks(oh * ow)).for_each(
+            |((out, plane), grad)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        out[self.0.argmax(plane, h, w, oy, ox)] += grad[oy * ow + ox];
+                    }
+                }
+            },
+        );
+        Ok(out)
+    }
+}
+
+impl CustomOp2 for MaxPoolBackward {
+    fn name(&self) -> &'static str {
+        "fastvision-max-pool2d-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle::Result<(CpuStorage, Shape)> {
+        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
+    }
+}
+
+/// Elements per rayon task in element-wise ops: small enough to split a ResNet activation over 2-16 cores.
+const CHUNK: usize = 1 << 14;
+
+/// ReLU whose gradient is 0 at 0 (PyTorch's rule; candle's own relu passes the gradient through at 0).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Relu;
+
+impl Map1 for Relu {
+    fn f<T: WithDType>(&self, vs: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
+        let vs = contiguous(vs, layout, "relu")?;
+        let mut out = vec![T::zero(); vs.len()];
+        out.par_chunks_mut(CHUNK).zip(vs.par_chunks(CHUNK)).for_each(|(out, vs)| {
+            for (o, &v) in out.iter_mut().zip(vs) {
+                // NaN propagates, as in PyTorch.
+                #[allow(clippy::eq_op)]
+                let keep = v > T::zero() || v != v;
+                *o = if keep { v } else { T::zero() };
+            }
+        });
+        Ok(out)
+    }
+}
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "fastvision-relu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
+        Ok((self.map(storage, layout)?, layout.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> candle::Result<Option<Tensor>> {
+        Ok(Some(res.apply_op2_no_bwd(&grad_res.contiguous()?, &ReluBackward)?))
+    }
+}
+
+/// The gradient of [`Relu`]: `grad` where the output is positive, else 0.
+#[derive(Debug, Clone, Copy)]
+struct ReluBackward;
+
+impl Map2 for ReluBackward {
+    const OP: &'static str = "relu_backward";
+
+    fn f<T: WithDType>(&self, res: &[T], l1: &Layout, grad: &[T], l2: &Layout) -> candle::Result<Vec<T>> {
+        let res = contiguous(res, l1, Self::OP)?;
+        let grad = contiguous(grad, l2, Self::OP)?;
+        let mut out = vec![T::zero(); res.len()];
+        out.par_chunks_mut(CHUNK).zip(res.par_chunks(CHUNK)).zip(grad.par_chunks(CHUNK)).for_each(
+            |((out, res), grad)| {
+                for ((o, &r), &g) in out.iter_mut().zip(res).zip(grad) {
+                    *o = if r > T::zero() { g } else { T::zero() };
+                }
+            },
+        );
+        Ok(out)
+    }
+}
+
+impl CustomOp2 for ReluBackward {
+    fn name(&self) -> &'static str {
+        "fastvision-relu-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle::Result<(CpuStorage, Shape)> {
+        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
+    }
+}
+
+/// ReLU with PyTorch's gradient on the CPU; candle's relu elsewhere.
+pub(crate) fn relu(xs: &Tensor) -> candle::Result<Tensor> {
+    if xs.device().is_cpu() {
+        xs.contiguous()?.apply_op1(Relu)
+    } else {
+        xs.relu()
+    }
+}

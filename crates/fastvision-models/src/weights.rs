@@ -1,0 +1,122 @@
+//! Parameters and safetensors files: the `Param` list optimisers and freezing use, and loading (any float type,
+//! every misfit reported at once) and atomic saving under PyTorch's names.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use candle::safetensors::Load;
+use candle::{DType, Tensor, Var};
+use safetensors::{Dtype, SafeTensors};
+
+use crate::error::{Context, Error, MismatchReport, Result, ShapeMismatch};
+use crate::layers::{Entry, Role};
+
+/// One trainable parameter of a model.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// PyTorch's name (`layer1.0.conv1.weight`, or `0.4.0.conv1.weight` in a [`crate::VisionModel`]).
+    pub name: String,
+    /// The variable; optimisers update it in place with `Var::set`.
+    pub var: Var,
+    /// Parameter group (fastai's splitter): 0, 1 or 2 for ResNets, 0 for the CIFAR ResNets.
+    pub group: usize,
+    /// BatchNorm parameters and biases: fastai leaves them out of weight decay (`wd_bn_bias=False`).
+    pub no_weight_decay: bool,
+    /// A BatchNorm scale or shift: trained even when its group is frozen (fastai's `train_bn=True`).
+    pub is_batchnorm: bool,
+    /// Whether the forward pass computes a gradient for it now (false for non-BatchNorm params of frozen groups).
+    pub trainable: bool,
+}
+
+/// The params among `entries`; those whose group is listed in `frozen_groups` are untrainable unless BatchNorm.
+pub(crate) fn params(entries: &[Entry], frozen_groups: &[usize]) -> Vec<Param> {
+    entries
+        .iter()
+        .filter(|e| e.role.is_param())
+        .map(|e| Param {
+            name: e.name.clone(),
+            var: e.var.clone(),
+            group: e.group,
+            no_weight_decay: e.role != Role::Weight,
+            is_batchnorm: e.role.is_batchnorm(),
+            trainable: e.role.is_batchnorm() || !frozen_groups.contains(&e.group),
+        })
+        .collect()
+}
+
+pub(crate) fn named_tensors(entries: &[Entry]) -> Vec<(String, Tensor)> {
+    entries.iter().map(|e| (e.name.clone(), e.var.as_detached_tensor())).collect()
+}
+
+/// Model parameters must be floats.
+pub(crate) fn check_float(dtype: DType) -> Result<()> {
+    match dtype {
+        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => Ok(()),
+        other => Err(Error::InvalidParameter {
+            name: "dtype",
+            value: format!("{other:?}"),
+            reason: "model parameters must be f32, f16, bf16 or f64",
+        }),
+    }
+}
+
+/// Loads `path` into `entries`. `rename` maps a file name to the model's name, or `None` to skip it (a head when
+/// loading a body). Every name and shape is checked before anything is set, so a failed load changes nothing.
+pub(crate) fn load(entries: &[Entry], path: &Path, model: &str, rename: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|source| Error::Safetensors { path: path.into(), source })?;
+    let by_name: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
+    let mut report = MismatchReport::default();
+    let mut found = BTreeSet::new();
+    let mut matched = Vec::new();
+    let mut file_tensors = file.tensors();
+    file_tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (file_name, view) in file_tensors {
+        if file_name.ends_with("num_batches_tracked") {
+            continue;
+        }
+        let Some(name) = rename(&file_name) else { continue };
+        let Some(entry) = by_name.get(name.as_str()) else {
+            report.unexpected.push((file_name, view.shape().to_vec()));
+            continue;
+        };
+        found.insert(name.clone());
+        if entry.var.dims() != view.shape() {
+            report.mismatched.push(ShapeMismatch {
+                name,
+                expected: entry.var.dims().to_vec(),
+                found: view.shape().to_vec(),
+            });
+        } else if !matches!(view.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64) {
+            return Err(Error::UnsupportedDtype {
+                path: path.into(),
+                name: file_name,
+                dtype: format!("{:?}", view.dtype()),
+            });
+        } else {
+            matched.push((*entry, view));
+        }
+    }
+    report.missing =
+        entries.iter().filter(|e| !found.contains(&e.name)).map(|e| (e.name.clone(), e.var.dims().to_vec())).collect();
+    report.missing.sort();
+    if !report.is_empty() {
+        return Err(Error::StateMismatch { path: path.to_path_buf(), model: model.to_string(), report });
+    }
+    for (entry, view) in matched {
+        let context = format!("loading {} from {}", entry.name, path.display());
+        let tensor = view.load(entry.var.device()).ctx(&context)?;
+        entry.var.set(&tensor.to_dtype(entry.var.dtype()).ctx(&context)?).ctx(&context)?;
+    }
+    Ok(())
+}
+
+/// Writes every entry under its name (in the model's type), through a temporary file renamed into place.
+pub(crate) fn save(entries: &[Entry], path: &Path, model: &str) -> Result<()> {
+    let tensors: BTreeMap<&str, Tensor> =
+        entries.iter().map(|e| (e.name.as_str(), e.var.as_detached_tensor())).collect();
+    let metadata = HashMap::from([("source".to_string(), format!("fastvision-models {model}"))]);
+    let bytes = safetensors::serialize(tensors.iter().map(|(k, v)| (*k, v)), Some(metadata))
+        .map_err(|source| Error::Safetensors { path: path.into(), source })?;
+    fastvision_core::fs::atomic_write_bytes(path, &bytes).map_err(|source| Error::Write { source })
+}

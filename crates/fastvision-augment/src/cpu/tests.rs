@@ -1,0 +1,84 @@
+//! Unit tests of the padding and tap helpers against values worked out by hand from PyTorch's definitions.
+
+use super::*;
+use crate::sampler::{Geometry, ImageKernel};
+
+#[test]
+fn reflection_mirrors_about_the_edge_pixels_with_align_corners() {
+    assert_eq!(Reflection::pad(-1.5, 5, true), 1.5);
+    assert_eq!(Reflection::pad(5.0, 5, true), 3.0);
+    assert_eq!(Reflection::pad(9.5, 5, true), 1.5);
+    assert_eq!(Reflection::pad(2.25, 5, true), 2.25);
+}
+
+#[test]
+fn reflection_mirrors_about_the_pixel_borders_without_align_corners() {
+    // Mirror about -0.5: -1.5 -> 0.5; about 4.5: 5.0 -> 4.0.
+    assert_eq!(Reflection::pad(-1.5, 5, false), 0.5);
+    assert_eq!(Reflection::pad(5.0, 5, false), 4.0);
+    // Within half a pixel of the border the mirror lands outside [0, 4] and is clipped.
+    assert_eq!(Reflection::pad(-0.25, 5, false), 0.0);
+}
+
+#[test]
+fn border_clamps_and_zeros_drop_outside_taps() {
+    assert_eq!(Border::pad(-3.0, 5, true), 0.0);
+    assert_eq!(Border::pad(7.0, 5, true), 4.0);
+    let (x0, x1, w0, w1) = bilinear_axis(Zeros::pad(-0.25, 5, true), 5);
+    assert_eq!((x0, x1, w0, w1), (0, 0, 0.0, 0.75));
+}
+
+#[test]
+fn nearest_rounds_ties_to_even() {
+    assert_eq!(nearest_index(2.5, 5), Some(2));
+    assert_eq!(nearest_index(3.5, 5), Some(4));
+    assert_eq!(nearest_index(4.6, 5), None);
+}
+
+#[test]
+fn branch_free_reflection_equals_the_general_formula_within_one_flip() {
+    for align_corners in [true, false] {
+        for k in -300..=300 {
+            let x = k as f32 * 0.037;
+            let (near, far) = Reflection::pad_near(x, 5, align_corners);
+            if !far {
+                assert_eq!(near, Reflection::pad(x, 5, align_corners), "x = {x}, align_corners = {align_corners}");
+            }
+        }
+    }
+    assert!(Reflection::pad_near(f32::NAN, 5, true).1 && Reflection::pad_near(40.0, 5, true).1);
+}
+
+#[test]
+fn avx2_and_baseline_row_loops_give_identical_bits() {
+    if !has_wide_vectors() {
+        return; // Nothing to compare on this CPU: only the baseline build runs here.
+    }
+    let geometry = Geometry {
+        n_images: 2,
+        channels: 3,
+        in_height: 37,
+        in_width: 41,
+        out_height: 13,
+        out_width: 19,
+        mode: Mode::Bilinear,
+        pad_mode: PadMode::Reflection,
+        align_corners: true,
+    };
+    let source: Vec<u8> = (0..2 * 3 * 37 * 41).map(|i| (i * 37 % 256) as u8).collect();
+    let kernel = |lighting| ImageKernel {
+        map: [2.1, 0.3, -4.0, -0.25, 2.0, 3.0, 0.002, -0.001, 1.0],
+        taps_x: 2,
+        taps_y: 1,
+        lighting,
+        brightness_logit: 0.3,
+        contrast: 1.2,
+    };
+    let images = [kernel(true), kernel(false)];
+    let affine = [(1.0, 0.0), (2.0, -0.5), (0.5, 0.1)];
+    let mut narrow = vec![0.0f32; 2 * 3 * 13 * 19];
+    let mut wide = narrow.clone();
+    augment_with(&source, &geometry, &affine, &images, &mut narrow, false);
+    augment_with(&source, &geometry, &affine, &images, &mut wide, true);
+    assert!(narrow.iter().zip(&wide).all(|(a, b)| a.to_bits() == b.to_bits()), "AVX2 and SSE2 builds differ");
+}

@@ -36,6 +36,9 @@ enum Task {
     /// Interpret an exported model on a folder of images (confusion matrix, most confused, top losses).
     #[command(disable_help_flag = true)]
     Interpret(Forward),
+    /// Accuracy of classifier weights on a folder of class sub-folders (e.g. the CIFAR-10 ResNets).
+    #[command(disable_help_flag = true)]
+    Eval(Forward),
     /// Run a benchmark: items, augment, loss or train. Prints a table; `--json FILE` writes the report.
     Bench {
         /// Which benchmark.
@@ -70,6 +73,7 @@ fn main() -> Result<()> {
         Task::Summary(fwd) => run_cli("summary", fwd),
         Task::ShowBatch(fwd) => run_cli("show-batch", fwd),
         Task::Interpret(fwd) => run_cli("interpret", fwd),
+        Task::Eval(fwd) => run_cli("eval", fwd),
         Task::Bench { name, cuda, args } => bench(&name, cuda, &args),
         Task::Ci => ci::run(),
     }

@@ -1,61 +1,126 @@
-//! The data flags shared by every command, and the `DataBlock` they describe.
+//! The data flags shared by every command, where the images come from (a folder, a named data set, or the
+//! built-in one), and the `DataBlock` they describe.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use fastvision::datasets::{self, Labelling, Preset, Split};
 use fastvision::prelude::*;
 
-/// Where the images are and how to label and split them.
+/// Where the images are and how to label, split, presize and batch them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
-    /// Folder of images (searched recursively).
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
-    /// Label regex on the file name; capture group 1 is the label (fastbook's pets pattern by default).
-    #[arg(long, value_name = "RE", default_value = r"(.+)_\d+.jpg$", conflicts_with = "label_parent")]
-    pub label_regex: String,
-    /// Label each image by the name of its folder instead.
+    /// Folder of images (searched recursively). Default: the built-in data set, rendered on first use.
+    #[arg(long, value_name = "DIR", conflicts_with = "dataset")]
+    pub data: Option<PathBuf>,
+    /// A named data set, downloaded and cached like fastai's `untar_data`: pets, imagenette or cifar10.
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+    /// Label regex on the file name; capture group 1 is the label [default for --data: fastbook's `(.+)_\d+.jpg$`].
+    #[arg(long, value_name = "RE", conflicts_with = "label_parent")]
+    pub label_regex: Option<String>,
+    /// Label each image by the name of its folder.
     #[arg(long)]
     pub label_parent: bool,
     /// Fraction of items for validation (ignored when DIR has `train/` and `valid/` folders).
     #[arg(long, default_value_t = 0.2, value_name = "F")]
     pub valid_pct: f64,
-    /// Seed of the split, the shuffles and the augmentation.
+    /// Seed of the split, the shuffles, the augmentation and the model's initialisation.
     #[arg(long, default_value_t = 42, value_name = "N")]
     pub seed: u64,
-    /// Presize: the item resize (px) done on the CPU before the batch transform.
-    #[arg(long, default_value_t = 460, value_name = "PX")]
-    pub presize: usize,
-    /// Final image size (px) after the batch transform.
-    #[arg(long, default_value_t = 224, value_name = "PX")]
-    pub size: usize,
+    /// Presize: the item resize (px) done on the CPU before the batch transform [default: 460; 160 for the
+    /// built-in data set].
+    #[arg(long, value_name = "PX")]
+    pub presize: Option<usize>,
+    /// Final image size (px) after the batch transform [default: 224; 96 for the built-in data set].
+    #[arg(long, value_name = "PX")]
+    pub size: Option<usize>,
     /// Smallest fraction of the image kept by the random resized crop.
     #[arg(long, default_value_t = 0.75, value_name = "F")]
     pub min_scale: f64,
     /// Batch size.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 32, value_name = "N")]
     pub bs: usize,
+    /// Where the built-in data set is rendered and named data sets are cached [default: target/fastvision-data].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+/// The images folder and how to read it, once `--data` / `--dataset` / the default are resolved.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The folder handed to `get_image_files`.
+    pub dir: PathBuf,
+    /// Labelling and split.
+    pub preset: Preset,
+    /// Whether this is the built-in data set (smaller default sizes).
+    pub builtin: bool,
 }
 
 impl DataArgs {
-    /// The `DataBlock` these flags describe, with fastai's `aug_transforms(size, min_scale)` batch transform.
-    pub fn datablock(&self, normalize: Option<Normalize>) -> Result<DataBlock> {
-        let labeller = if self.label_parent {
-            Labeller::ParentFolder
+    /// Finds (and if needed renders or downloads) the images.
+    pub fn source(&self) -> Result<Source> {
+        let cache = self.cache.clone().unwrap_or_else(|| PathBuf::from("target/fastvision-data"));
+        let (dir, preset, builtin) = if let Some(dir) = &self.data {
+            let split = if dir.join("train").is_dir() && dir.join("valid").is_dir() {
+                Split::Folders { train: "train".into(), valid: "valid".into() }
+            } else {
+                Split::Random { valid_pct: self.valid_pct, seed: self.seed }
+            };
+            let preset = Preset { images: String::new(), labelling: Labelling::Regex(r"(.+)_\d+.jpg$".into()), split };
+            (dir.clone(), preset, false)
+        } else if let Some(name) = &self.dataset {
+            let dataset = datasets::Dataset::by_name(name)?;
+            let config = datasets::UntarConfig::in_home(&cache);
+            let root = crate::progress::with_download_bar(|report| datasets::untar_data(&dataset, &config, report))?;
+            (root.join(&dataset.preset.images), dataset.preset.clone(), false)
         } else {
-            Labeller::regex_on_name(&self.label_regex).context("--label-regex")?
+            eprintln!("no --data given: using the built-in data set (rendered once into {})", cache.display());
+            let dir = datasets::default_dataset(&cache).context("rendering the built-in data set")?;
+            (dir, datasets::default_preset(), true)
         };
-        let has_split_folders = self.data.join("train").is_dir() && self.data.join("valid").is_dir();
-        let splitter =
-            if has_split_folders { Splitter::grandparent() } else { Splitter::random(self.valid_pct, self.seed) };
-        let augment = BatchAugment::new(AugConfig::with_size(self.size, self.min_scale), normalize)?;
+        let mut preset = preset;
+        if self.label_parent {
+            preset.labelling = Labelling::ParentFolder;
+        } else if let Some(re) = &self.label_regex {
+            preset.labelling = Labelling::Regex(re.clone());
+        }
+        Ok(Source { dir, preset, builtin })
+    }
+
+    /// Presize and final size, with the smaller defaults of the built-in data set.
+    pub fn sizes(&self, source: &Source) -> (usize, usize) {
+        let (presize, size) = if source.builtin { (160, 96) } else { (460, 224) };
+        (self.presize.unwrap_or(presize), self.size.unwrap_or(size))
+    }
+
+    /// The `DataBlock` for `source`, with fastai's `aug_transforms(size, min_scale)` batch transform.
+    pub fn datablock(&self, source: &Source, normalize: Option<Normalize>) -> Result<DataBlock> {
+        let labeller = match &source.preset.labelling {
+            Labelling::ParentFolder => Labeller::ParentFolder,
+            Labelling::Regex(re) => Labeller::regex_on_name(re).with_context(|| format!("label regex {re:?}"))?,
+        };
+        let splitter = match &source.preset.split {
+            Split::Random { valid_pct, seed } => Splitter::random(*valid_pct, *seed),
+            Split::Folders { train, valid } => {
+                Splitter::Grandparent { train_name: train.clone(), valid_name: valid.clone() }
+            }
+        };
+        let (presize, size) = self.sizes(source);
+        let augment = BatchAugment::new(AugConfig::with_size(size, self.min_scale), normalize)?;
         let block = DataBlock::builder()
             .get_y(labeller)
             .splitter(splitter)
-            .item_tfms(ItemTransform::resize(self.presize))
+            .item_tfms(ItemTransform::resize(presize))
             .batch_tfms(augment)
             .seed(self.seed)
             .build()?;
         Ok(block)
     }
+}
+
+/// `path` shown relative to the working directory when it is inside it.
+pub fn display(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }

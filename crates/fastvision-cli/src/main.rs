@@ -5,8 +5,12 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod data_args;
+mod eval;
+mod interpret;
+mod progress;
 mod show_batch;
 mod summary;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +25,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train end to end: summary, show_batch, lr_find, fine_tune, export and interpretation.
+    Train(train::Args),
+    /// Accuracy of a classifier's weights on a folder of class sub-folders.
+    Eval(eval::Args),
+    /// Interpret an exported model on the validation images of a folder.
+    Interpret(interpret::Args),
     /// Print the DataBlock summary: items, labels, split, one sample and one batch, step by step.
     Summary(summary::Args),
     /// Write a PNG grid of an augmented training batch with its labels.
@@ -31,11 +41,28 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Interpret(args) => interpret::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Summary(args) => summary::run(args),
         Command::ShowBatch(args) => show_batch::run(args),
     };
     if let Err(error) = result {
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", chain(&error));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, leaving out a cause whose text the message before it already contains (our error
+/// messages usually quote their source, and anyhow's `{:#}` would print it twice).
+fn chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::data_args::DataArgs;
+use crate::data_args::{display, DataArgs};
 
 /// Flags of `show-batch`.
 #[derive(Debug, clap::Args)]
@@ -23,11 +23,12 @@ pub struct Args {
 }
 
 /// Builds the loaders and writes the grid.
-pub fn run(mut args: Args) -> Result<()> {
-    args.data.bs = args.data.bs.min(args.nrows * args.ncols).max(1);
-    let dls =
-        args.data.datablock(None)?.dataloaders(&args.data.data, args.data.bs).context("building the data loaders")?;
+pub fn run(args: Args) -> Result<()> {
+    let source = args.data.source()?;
+    let bs = args.data.bs.min(args.nrows * args.ncols).max(1);
+    let block = args.data.datablock(&source, None)?;
+    let dls = block.dataloaders(&source.dir, bs).context("building the data loaders")?;
     dls.show_batch(args.nrows, args.ncols, &args.out)?;
-    println!("wrote {}", args.out.display());
+    println!("wrote {}", display(&args.out));
     Ok(())
 }

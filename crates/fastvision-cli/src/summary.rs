@@ -13,8 +13,9 @@ pub struct Args {
 
 /// Prints the summary; an error when any step failed.
 pub fn run(args: Args) -> Result<()> {
-    let block = args.data.datablock(None)?;
-    let summary = block.summary(&args.data.data, args.data.bs.min(8));
+    let source = args.data.source()?;
+    let block = args.data.datablock(&source, None)?;
+    let summary = block.summary(&source.dir, args.data.bs.min(8));
     println!("{summary}");
     if let Some(step) = &summary.failed_step {
         bail!("the data block failed at step `{step}` ({} problem(s) listed above)", summary.problems.len().max(1));

@@ -73,18 +73,21 @@ impl DataBlock {
         w.line(format!("Found {} items", files.len()));
 
         w.line(format!("\nLabelling with {:?}", self.labeller()));
-        let datasets = self.datasets(path).map_err(|e| w.fail("split", e, ""))?;
-        for error in &datasets.errors {
+        let label_errors: Vec<ItemError> = files
+            .iter()
+            .filter_map(|file| self.labeller().label(file).err().map(|e| (file, e)))
+            .map(|(file, e)| ItemError { step: "label", path: file.clone(), message: e.to_string() })
+            .collect();
+        for error in &label_errors {
             w.line(format!("  ! {}: {}", error.path.display(), error.message));
         }
-        w.summary.problems.extend(datasets.errors.iter().cloned());
-        if !datasets.errors.is_empty() {
-            let names: Vec<String> = datasets
-                .errors
+        if !label_errors.is_empty() {
+            let names: Vec<String> = label_errors
                 .iter()
                 .filter_map(|e| e.path.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
                 .collect();
+            w.summary.problems.extend(label_errors);
             let hint = format!(
                 "the labeller failed on {} of {} names: {}; fix the names or the pattern",
                 names.len(),
@@ -93,6 +96,7 @@ impl DataBlock {
             );
             return Err(w.fail("label", format!("{} files could not be labelled", names.len()), &hint));
         }
+        let datasets = self.datasets(path).map_err(|e| w.fail("split", e, ""))?;
         w.line(format!("Splitting with {:?}", self.splitter()));
         w.line(format!("2 datasets of sizes {},{}", datasets.train.len(), datasets.valid.len()));
         w.line(format!("CategoryBlock: {} classes: {}", datasets.vocab.len(), preview(datasets.vocab.classes(), 8)));

@@ -1,0 +1,104 @@
+//! `fastvision eval`: accuracy of a classifier's weights on a folder of class sub-folders (e.g. the CIFAR-10
+//! ResNets in shared/weights on the extracted CIFAR-10 JPEGs).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use fastvision::data::{
+    CategoryBlock, DataBlock, DataLoader, ItemTransform, Labeller, LoaderConfig, Resize, ResizeMethod,
+};
+use fastvision::models::{Arch, CifarArch, CifarResNet, ResNet};
+use fastvision::prelude::*;
+
+/// Flags of `eval`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Architecture: cifar-resnet20/32/44/56/110 or resnet18/34/50/101/152 (torchvision names).
+    #[arg(long)]
+    arch: String,
+    /// The weights (safetensors).
+    #[arg(long, value_name = "FILE")]
+    weights: PathBuf,
+    /// Folder with one sub-folder per class (sorted folder names are the class indices).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Image side the model sees; images of another size are squished to it.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 256)]
+    bs: usize,
+    /// Skip ImageNet normalisation (inputs then stay in [0, 1]).
+    #[arg(long)]
+    no_normalize: bool,
+}
+
+/// One classifier, whichever family.
+enum Classifier {
+    Cifar(CifarResNet),
+    ImageNet(ResNet),
+}
+
+impl Classifier {
+    fn forward(&self, xs: &candle::Tensor) -> Result<candle::Tensor> {
+        Ok(match self {
+            Self::Cifar(m) => m.forward_t(xs, false)?,
+            Self::ImageNet(m) => m.forward_t(xs, false)?,
+        })
+    }
+}
+
+/// Predicts every image and prints `accuracy: 0.xxxx` as the last line.
+pub fn run(args: Args) -> Result<()> {
+    let block = DataBlock::builder().get_y(Labeller::ParentFolder).category(CategoryBlock::new()).build()?;
+    let files = block.get_items(&args.data)?;
+    let labels: Vec<String> = files.iter().map(|f| Labeller::ParentFolder.label(f)).collect::<Result<_, _>>()?;
+    let vocab = Vocab::from_labels(&labels);
+    let items: Vec<fastvision::data::Item> = files
+        .into_iter()
+        .zip(&labels)
+        .map(|(path, label)| fastvision::data::Item { label: vocab.index_of(label).unwrap_or(0) as u32, path })
+        .collect();
+    let device = fastvision::core::device(false)?;
+    let model = load(&args.arch, vocab.len(), &args.weights, &device)?;
+    let normalize = (!args.no_normalize).then(Normalize::imagenet);
+    let config = LoaderConfig {
+        batch_size: args.bs,
+        train: false,
+        seed: 0,
+        item_tfm: ItemTransform::Resize(Resize { height: args.size, width: args.size, method: ResizeMethod::Squish }),
+        decode_limits: Default::default(),
+        on_bad_item: Default::default(),
+        prefetch: 2,
+        device,
+    };
+    let n_items = items.len();
+    let loader = DataLoader::new(items, config, BatchAugment::identity(normalize)?)?;
+    println!("{} images in {} classes ({}), {}", n_items, vocab.len(), vocab.classes().join(", "), args.arch);
+    let (start, mut correct, mut seen) = (Instant::now(), 0usize, 0usize);
+    for batch in loader.epoch(0) {
+        let batch = batch?;
+        let predicted = model.forward(&batch.images)?.argmax(1)?.to_vec1::<u32>()?;
+        let targets = batch.targets.to_vec1::<u32>()?;
+        correct += predicted.iter().zip(&targets).filter(|(p, t)| p == t).count();
+        seen += targets.len();
+    }
+    if seen == 0 {
+        bail!("no images were evaluated in {}", args.data.display());
+    }
+    eprintln!("{seen} images in {:.1} s", start.elapsed().as_secs_f64());
+    println!("accuracy: {:.4}", correct as f64 / seen as f64);
+    Ok(())
+}
+
+fn load(arch: &str, n_classes: usize, weights: &std::path::Path, device: &candle::Device) -> Result<Classifier> {
+    let context = || format!("loading {} as {arch}", weights.display());
+    if let Ok(cifar) = arch.parse::<CifarArch>() {
+        return Ok(Classifier::Cifar(
+            CifarResNet::from_safetensors(cifar, n_classes, weights, device).with_context(context)?,
+        ));
+    }
+    let imagenet: Arch = arch.parse().map_err(|_| anyhow::anyhow!("unknown --arch {arch:?}"))?;
+    Ok(Classifier::ImageNet(ResNet::from_safetensors(imagenet, n_classes, weights, device).with_context(context)?))
+}

@@ -1,0 +1,126 @@
+//! `fastvision train`: the whole chapter in one command — DataBlock and summary, show_batch, lr_find, fine_tune
+//! (freeze, unfreeze, discriminative learning rates), export, and an interpretation of the validation set.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use anyhow::{bail, Context, Result};
+use fastvision::interpret::ClassificationInterpretation;
+use fastvision::models::Arch;
+use fastvision::train::{vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric};
+
+use crate::data_args::{display, DataArgs};
+use crate::interpret::{write_interpretation, DisplayImages};
+use crate::progress::TerminalReporter;
+
+/// Flags of `train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Architecture: resnet18, resnet34, resnet50, resnet101 or resnet152.
+    #[arg(long, default_value = "resnet18")]
+    arch: String,
+    /// Pretrained body weights (a torchvision ResNet safetensors file). Without it the body starts from random
+    /// weights, as fastai's `pretrained=False`.
+    #[arg(long, value_name = "FILE")]
+    pretrained: Option<PathBuf>,
+    /// Epochs after unfreezing (fastai's `fine_tune(epochs)`).
+    #[arg(long, default_value_t = 4)]
+    epochs: usize,
+    /// Epochs with the body frozen first.
+    #[arg(long, default_value_t = 1)]
+    freeze_epochs: usize,
+    /// Base learning rate of fine_tune; default: lr_find's `valley` suggestion.
+    #[arg(long, value_name = "LR")]
+    lr: Option<f64>,
+    /// Iterations of lr_find.
+    #[arg(long, default_value_t = 40)]
+    lr_find_iters: usize,
+    /// Where the outputs go (plots, exported model, interpretation).
+    #[arg(long, value_name = "DIR", default_value = "target/fastvision-run")]
+    out: PathBuf,
+}
+
+/// Runs the workflow end to end.
+pub fn run(args: Args) -> Result<()> {
+    let arch: Arch = args.arch.parse().map_err(|_| anyhow::anyhow!("unknown --arch {:?}", args.arch))?;
+    let source = args.data.source()?;
+    let block = args.data.datablock(&source, None)?;
+    let summary = block.summary(&source.dir, 4);
+    if !summary.is_ok() {
+        println!("{summary}");
+        bail!("the data block is not usable (see the summary above)");
+    }
+    let dls = block.dataloaders(&source.dir, args.data.bs).context("building the data loaders")?;
+    let (presize, size) = args.data.sizes(&source);
+    println!(
+        "data: {} — {} classes, {} training / {} validation images, presize {presize} px, batches of {} at {size} px",
+        display(&source.dir),
+        dls.n_classes(),
+        dls.train().n_items(),
+        dls.valid().n_items(),
+        args.data.bs
+    );
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let out = |name: &str| args.out.join(name);
+    dls.show_batch(3, 3, &out("show_batch.png"))?;
+
+    let config = LearnerConfig { seed: args.data.seed, checkpoint_dir: out("models"), ..LearnerConfig::default() };
+    let mut learn = vision_learner_with(dls, arch, args.pretrained.as_deref(), vec![Metric::ErrorRate], config)?
+        .with_reporter(Box::new(TerminalReporter::default()));
+    install_ctrl_c(learn.interrupt_handle());
+
+    let base_lr = match args.lr {
+        Some(lr) => lr,
+        None => lr_find(&mut learn, args.lr_find_iters, &out("lr_find.png"))?,
+    };
+    let fine_tune = FineTuneConfig { base_lr, freeze_epochs: args.freeze_epochs, ..FineTuneConfig::default() };
+    learn.fine_tune_with(args.epochs, &fine_tune).context("training (a checkpoint of the last good state is kept)")?;
+
+    let validation = learn.validate()?;
+    let error_rate = validation.metrics.iter().find(|(n, _)| n == "error_rate").map_or(f64::NAN, |m| m.1);
+    println!("\nfinal error_rate {error_rate:.4} (valid_loss {:.4})", validation.loss);
+    learn.recorder.save_plot_loss(&out("loss.png"))?;
+    learn.export(&out("model.safetensors"))?;
+
+    let preds = learn.get_preds(DatasetSplit::Valid)?;
+    let interp = ClassificationInterpretation::from_preds(preds, learn.dls.vocab().clone())?;
+    let images = DisplayImages::new(learn.dls.valid().items().iter().map(|i| i.path.clone()).collect(), 192);
+    write_interpretation(&interp, &images, &args.out)?;
+    println!("\nwrote to {}: show_batch.png, lr_find.png, loss.png, model.safetensors, confusion_matrix.png, top_losses.png, most_confused.json", display(&args.out));
+    Ok(())
+}
+
+/// Runs lr_find, prints fastai's four suggestions, saves the plot, and returns `valley` (fastai's default).
+fn lr_find(learn: &mut fastvision::train::Learner, num_it: usize, plot: &Path) -> Result<f64> {
+    let result = learn.lr_find(&LrFindConfig { num_it, ..LrFindConfig::default() })?;
+    result.save_plot(plot)?;
+    let Some(suggestions) = result.suggestions else {
+        let fallback = FineTuneConfig::default().base_lr;
+        println!(
+            "lr_find stopped after {} iterations ({:?}), too few to suggest a learning rate; using fastai's default \
+             base_lr {fallback:.0e} (pass --lr to choose)",
+            result.lrs.len(),
+            result.stop
+        );
+        return Ok(fallback);
+    };
+    let named: Vec<String> = suggestions.named().iter().map(|(n, s)| format!("{n} {:.2e}", s.lr)).collect();
+    println!("lr_find ({} iterations, {:?}): {}", result.lrs.len(), result.stop, named.join(", "));
+    println!("using valley = {:.2e} as fine_tune's base_lr", suggestions.valley.lr);
+    Ok(suggestions.valley.lr)
+}
+
+/// Ctrl-C stops training after the current batch, with a checkpoint, instead of killing the process.
+fn install_ctrl_c(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after this batch and writing a checkpoint (Ctrl-C again to quit now)");
+    });
+    if let Err(e) = installed {
+        eprintln!("note: Ctrl-C handler not installed ({e})");
+    }
+}

@@ -1,0 +1,203 @@
+//! Tests that run the `fastvision` binary as a user would: exit codes, printed output, files written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fastvision(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fastvision")).args(args).current_dir(cwd).output().expect("running fastvision")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn pets() -> String {
+    let shared = std::env::var("FASTVISION_SHARED").expect("set FASTVISION_SHARED to the shared/ folder");
+    format!("{shared}/data/oxford-pets-370/images")
+}
+
+fn tiny_folder(dir: &Path, names: &[&str]) {
+    for (i, name) in names.iter().enumerate() {
+        let image = image::RgbImage::from_fn(40 + i as u32, 36, |x, y| {
+            image::Rgb([(x * 5) as u8, (y * 7) as u8, (i * 40) as u8])
+        });
+        image.save(dir.join(name)).unwrap();
+    }
+}
+
+#[test]
+fn summary_of_pets_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = fastvision(&["summary", "--data", &pets(), "--presize", "64", "--size", "32"], tmp.path());
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.contains("Found 370 items") && out.contains("37 classes") && out.contains("Every step succeeded"),
+        "{out}"
+    );
+}
+
+#[test]
+fn summary_names_unlabelled_files_and_exits_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_folder(
+        tmp.path(),
+        &[
+            "cat_1.jpg",
+            "cat_2.jpg",
+            "cat_3.jpg",
+            "cat_4.jpg",
+            "cat_5.jpg",
+            "dog_1.jpg",
+            "dog_2.jpg",
+            "dog_3.jpg",
+            "dog_4.jpg",
+            "IMG-20240101.jpg",
+        ],
+    );
+    let output = fastvision(&["summary", "--data", tmp.path().to_str().unwrap()], tmp.path());
+    let out = text(&output);
+    assert!(!output.status.success(), "{out}");
+    assert!(out.contains("IMG-20240101.jpg") && out.contains("FAILED at step `label`"), "{out}");
+}
+
+#[test]
+fn a_missing_folder_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = fastvision(&["show-batch", "--data", "no/such/folder"], tmp.path());
+    let out = text(&output);
+    assert!(!output.status.success());
+    assert!(out.contains("no/such/folder") && !out.contains("panicked"), "{out}");
+}
+
+#[test]
+fn show_batch_writes_a_png() {
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("grid.png");
+    let args = ["show-batch", "--data", &pets(), "--presize", "96", "--size", "64", "--out", png.to_str().unwrap()];
+    let output = fastvision(&args, tmp.path());
+    assert!(output.status.success(), "{}", text(&output));
+    let grid = image::open(&png).unwrap();
+    assert!(grid.width() > 3 * 64, "{}", grid.width());
+}
+
+#[test]
+fn train_runs_end_to_end_on_a_tiny_folder() {
+    let data = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (1..=8).flat_map(|i| [format!("cat_{i}.jpg"), format!("dog_{i}.jpg")]).collect();
+    tiny_folder(data.path(), &names.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--presize",
+        "40",
+        "--size",
+        "32",
+        "--bs",
+        "4",
+        "--epochs",
+        "1",
+        "--lr-find-iters",
+        "20",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let output = fastvision(&args, out.path());
+    let printed = text(&output);
+    assert!(output.status.success(), "{printed}");
+    for needle in ["epoch", "train_loss", "valid_loss", "error_rate", "final error_rate", "lr_find"] {
+        assert!(printed.contains(needle), "output lacks {needle:?}:\n{printed}");
+    }
+    for file in [
+        "show_batch.png",
+        "lr_find.png",
+        "loss.png",
+        "model.safetensors",
+        "confusion_matrix.png",
+        "top_losses.png",
+        "most_confused.json",
+    ] {
+        assert!(out.path().join(file).is_file(), "{file} missing; output:\n{printed}");
+    }
+    let interpret = fastvision(
+        &[
+            "interpret",
+            "--model",
+            out.path().join("model.safetensors").to_str().unwrap(),
+            "--data",
+            data.path().to_str().unwrap(),
+            "--out",
+            out.path().join("interp").to_str().unwrap(),
+        ],
+        out.path(),
+    );
+    assert!(interpret.status.success(), "{}", text(&interpret));
+    assert!(out.path().join("interp/confusion_matrix.png").is_file());
+}
+
+/// Extracts the 20 reference images of `shared/weights/cifar-resnet/reference-logits.json` from the CIFAR tar.
+fn cifar_reference_images(dir: &Path) -> Vec<(String, usize)> {
+    let shared = std::path::PathBuf::from(std::env::var("FASTVISION_SHARED").expect("set FASTVISION_SHARED"));
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("weights/cifar-resnet/reference-logits.json")).unwrap(),
+    )
+    .unwrap();
+    let wanted: Vec<String> =
+        reference["images"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let archive = std::fs::File::open(shared.join("data/cifar10-train.tar.gz")).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().trim_start_matches("train/").to_owned();
+        if wanted.contains(&path) {
+            std::fs::create_dir_all(dir.join(&path).parent().unwrap()).unwrap();
+            entry.unpack(dir.join(&path)).unwrap();
+        }
+    }
+    let classes: Vec<&str> =
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"].to_vec();
+    let argmax = |model: &str| -> usize {
+        let logits = reference["models"][model]["logits"].as_array().unwrap();
+        wanted
+            .iter()
+            .zip(logits)
+            .filter(|(image, row)| {
+                let row: Vec<f64> = row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+                let best = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap();
+                classes[best] == image.split('/').next().unwrap()
+            })
+            .count()
+    };
+    vec![("resnet20".into(), argmax("resnet20")), ("resnet56".into(), argmax("resnet56"))]
+}
+
+#[test]
+fn eval_of_the_real_cifar_resnets_matches_the_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = cifar_reference_images(tmp.path());
+    let shared = std::env::var("FASTVISION_SHARED").unwrap();
+    for (model, reference_correct) in reference {
+        let weights = format!("{shared}/weights/cifar-resnet/{model}.safetensors");
+        let arch = format!("cifar-{model}");
+        let output = fastvision(
+            &["eval", "--arch", &arch, "--weights", &weights, "--data", tmp.path().to_str().unwrap()],
+            tmp.path(),
+        );
+        let printed = text(&output);
+        assert!(output.status.success(), "{printed}");
+        let last = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned();
+        let accuracy: f64 =
+            last.strip_prefix("accuracy: ").unwrap_or_else(|| panic!("last line {last:?}")).parse().unwrap();
+        let correct = (accuracy * 20.0).round() as usize;
+        // FIXME: the `image` crate's JPEG decoder differs from Pillow's libjpeg-turbo by up to 3 levels on these
+        // 32×32 images, which flips resnet20's prediction on frog/0001 (to the right class). With Pillow's pixels
+        // the models match the reference logits to 1e-5 (fastvision-models tests/it/cifar.rs).
+        let allowed = if model == "resnet20" { 1 } else { 0 };
+        assert!(
+            correct.abs_diff(reference_correct) <= allowed,
+            "{model}: {correct}/20 correct, reference {reference_correct}/20"
+        );
+    }
+}

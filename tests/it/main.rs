@@ -1,0 +1,3 @@
+//! End-to-end: the chapter's workflow through the facade, on data the project renders itself.
+
+mod workflow;

@@ -1,0 +1,195 @@
+//! Export for inference (fastai's `learn.export` / `load_learner`, without pickle): the model's tensors and a JSON
+//! description (architecture, vocab, presize, batch-transform size, normalisation) in one safetensors file, plus a
+//! readable copy of the JSON beside it; `predict` on one image or a whole folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle::{Device, Tensor};
+use fastvision_augment::{AugConfig, BatchAugment, Normalize};
+use fastvision_core::Vocab;
+use fastvision_data::{
+    decode_rgb, get_image_files, to_chw, DecodeLimits, ItemTransform, PadMode, Resize, ResizeMethod,
+};
+use fastvision_losses::{CrossEntropyLossFlat, Loss};
+use fastvision_models::{Arch, VisionModel};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{read_safetensors, set_model_tensors, to_safetensors};
+use crate::error::{CandleContext, Error, Result};
+use crate::learner::Learner;
+
+/// What inference needs besides the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportMeta {
+    /// Always `fastvision-export`.
+    pub format: String,
+    /// Format version (1).
+    pub version: u32,
+    /// Architecture name (`resnet34`).
+    pub arch: String,
+    /// Class names; the index is the model's output.
+    pub vocab: Vocab,
+    /// Presize (height, width) of the item transform, applied as a centre crop + resize (the validation path).
+    pub presize: (usize, usize),
+    /// fastai's `ResizeMethod` of the item transform: `crop`, `squish`, `pad-zeros`, `pad-border` or
+    /// `pad-reflection` (a random resized crop is exported as `crop`: its validation path is a centre crop).
+    pub resize_method: String,
+    /// Output side of the batch transform (`None`: the presize is kept).
+    pub size: Option<usize>,
+    /// `min_scale` of the batch transform (below 1: validation takes the centre square).
+    pub min_scale: f64,
+    /// Per-channel (mean, std) normalisation, if the model was trained with it.
+    pub normalize: Option<([f32; 3], [f32; 3])>,
+}
+
+/// One prediction: fastai's `learn.predict` returns `(label, index, probabilities)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The predicted class name.
+    pub label: String,
+    /// Its index in the vocab.
+    pub index: usize,
+    /// The probability of every class.
+    pub probs: Vec<f32>,
+}
+
+impl Learner {
+    /// Writes what inference needs to `path` (a `.safetensors` file) and a readable copy of the description to
+    /// the same path with extension `json`. Both are written atomically; the safetensors file alone is enough
+    /// for [`load_learner`].
+    pub fn export(&self, path: &Path) -> Result<()> {
+        let valid = self.dls.valid();
+        let (item_tfm, batch_tfm) = (valid.config().item_tfm, valid.batch_tfm());
+        let resize_method = match item_tfm {
+            ItemTransform::Resize(Resize { method: ResizeMethod::Squish, .. }) => "squish",
+            ItemTransform::Resize(Resize { method: ResizeMethod::Pad(PadMode::Zeros), .. }) => "pad-zeros",
+            ItemTransform::Resize(Resize { method: ResizeMethod::Pad(PadMode::Border), .. }) => "pad-border",
+            ItemTransform::Resize(Resize { method: ResizeMethod::Pad(PadMode::Reflection), .. }) => "pad-reflection",
+            _ => "crop",
+        };
+        let meta = ExportMeta {
+            format: "fastvision-export".into(),
+            version: 1,
+            arch: self.model.arch().name().into(),
+            vocab: self.dls.vocab().clone(),
+            presize: item_tfm.output_size(),
+            resize_method: resize_method.into(),
+            size: batch_tfm.config().size,
+            min_scale: batch_tfm.config().min_scale,
+            normalize: batch_tfm.normalize().map(|n| (n.mean, n.std)),
+        };
+        let json = serde_json::to_string_pretty(&meta)
+            .map_err(|source| Error::Json { what: "export description".into(), source })?;
+        let tensors: BTreeMap<String, Tensor> = self.model.named_tensors().into_iter().collect();
+        let bytes = to_safetensors(&tensors, json.clone(), path)?;
+        let write = |p: &Path, b: &[u8]| {
+            fastvision_core::fs::atomic_write_bytes(p, b)
+                .map_err(|source| Error::Core { context: format!("writing export {}", p.display()), source })
+        };
+        write(path, &bytes)?;
+        write(&path.with_extension("json"), json.as_bytes())
+    }
+}
+
+/// A model loaded for prediction.
+pub struct InferenceLearner {
+    /// The description it was exported with.
+    pub meta: ExportMeta,
+    /// The model (eval mode only).
+    pub model: VisionModel,
+    item_tfm: ItemTransform,
+    batch_tfm: BatchAugment,
+    loss: CrossEntropyLossFlat,
+}
+
+impl std::fmt::Debug for InferenceLearner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferenceLearner").field("meta", &self.meta).finish_non_exhaustive()
+    }
+}
+
+/// fastai's `load_learner`: reads a file written by [`Learner::export`] onto `device`.
+pub fn load_learner(path: &Path, device: &Device) -> Result<InferenceLearner> {
+    let (tensors, json) = read_safetensors(path, device)?;
+    let bad = |why: String| Error::BadCheckpoint { path: path.to_path_buf(), why };
+    let meta: ExportMeta = serde_json::from_str(&json).map_err(|e| bad(format!("description: {e}")))?;
+    if meta.format != "fastvision-export" {
+        return Err(bad(format!("is a {}, not an export (use Learner::load for checkpoints)", meta.format)));
+    }
+    let arch: Arch = meta.arch.parse().map_err(|_| bad(format!("unknown architecture {:?}", meta.arch)))?;
+    let model = VisionModel::new(arch, meta.vocab.len(), device, 0)
+        .map_err(|source| Error::Model { context: format!("creating {arch}"), source })?;
+    set_model_tensors(&model, |n| tensors.get(n).cloned(), path)?;
+    let (height, width) = meta.presize;
+    let method = match meta.resize_method.as_str() {
+        "squish" => ResizeMethod::Squish,
+        "pad-zeros" => ResizeMethod::Pad(PadMode::Zeros),
+        "pad-border" => ResizeMethod::Pad(PadMode::Border),
+        "pad-reflection" => ResizeMethod::Pad(PadMode::Reflection),
+        _ => ResizeMethod::Crop,
+    };
+    let item_tfm = ItemTransform::Resize(Resize { height, width, method });
+    let aug = AugConfig { size: meta.size, min_scale: meta.min_scale, ..AugConfig::default() };
+    let normalize = meta.normalize.map(|(mean, std)| Normalize { mean, std });
+    let batch_tfm = BatchAugment::new(aug, normalize)
+        .map_err(|source| Error::Augment { context: "rebuilding the batch transform".into(), source })?;
+    Ok(InferenceLearner { meta, model, item_tfm, batch_tfm, loss: CrossEntropyLossFlat::default() })
+}
+
+impl InferenceLearner {
+    /// fastai's `learn.predict(image)`: the validation transforms, the model in eval mode, softmax.
+    pub fn predict(&self, image: &Path) -> Result<Prediction> {
+        let mut all = self.predict_batch(&[image.to_path_buf()])?;
+        all.pop().ok_or(Error::EmptySplit { split: "prediction" })
+    }
+
+    /// Predicts every image file under `dir` (sorted paths), in batches of `batch_size`.
+    pub fn predict_folder(&self, dir: &Path, batch_size: usize) -> Result<Vec<(PathBuf, Prediction)>> {
+        let files = get_image_files(dir)
+            .map_err(|source| Error::Data { context: format!("listing {}", dir.display()), source })?;
+        let mut out = Vec::with_capacity(files.len());
+        for chunk in files.chunks(batch_size.max(1)) {
+            let preds = self.predict_batch(chunk)?;
+            out.extend(chunk.iter().cloned().zip(preds));
+        }
+        Ok(out)
+    }
+
+    fn predict_batch(&self, paths: &[PathBuf]) -> Result<Vec<Prediction>> {
+        let (h, w) = self.item_tfm.output_size();
+        let mut pixels = Vec::with_capacity(paths.len() * 3 * h * w);
+        for path in paths {
+            let ctx = |source| Error::Data { context: format!("preparing {}", path.display()), source };
+            let image = decode_rgb(path, DecodeLimits::default()).map_err(ctx)?;
+            pixels.extend(to_chw(&self.item_tfm.apply(&image, None).map_err(ctx)?));
+        }
+        let device = self.model.device();
+        let images = Tensor::from_vec(pixels, (paths.len(), 3, h, w), device).ctx("collating images")?;
+        let images = self
+            .batch_tfm
+            .apply(&images, false, 0)
+            .map_err(|source| Error::Augment { context: "validation batch transform".into(), source })?;
+        let logits = self
+            .model
+            .forward_t(&images, false)
+            .map_err(|source| Error::Model { context: "prediction forward pass".into(), source })?;
+        let probs = self
+            .loss
+            .activation(&logits)
+            .map_err(|source| Error::Loss { context: "softmax of the predictions".into(), source })?;
+        let probs = probs.to_vec2::<f32>().ctx("reading probabilities")?;
+        Ok(probs.into_iter().map(|row| self.decode(row)).collect())
+    }
+
+    fn decode(&self, probs: Vec<f32>) -> Prediction {
+        let mut index = 0;
+        for (i, &p) in probs.iter().enumerate() {
+            if p > probs[index] {
+                index = i;
+            }
+        }
+        let label = self.meta.vocab.name(index).unwrap_or_default().to_owned();
+        Prediction { label, index, probs }
+    }
+}

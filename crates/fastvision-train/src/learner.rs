@@ -1,0 +1,341 @@
+//! The `Learner`: data, model, loss, optimiser and metrics together, with fastai's `vision_learner`, freezing and
+//! the public training entry points (`fit`, `fit_one_cycle`, `fine_tune`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use fastvision_augment::{BatchAugment, Normalize};
+use fastvision_data::DataLoaders;
+use fastvision_losses::{CrossEntropyLossFlat, Loss};
+use fastvision_models::{Arch, VisionModel};
+
+use serde::{Deserialize, Serialize};
+
+use crate::callback::Callback;
+use crate::error::{Error, Result};
+use crate::lr_find::SmoothLoss;
+use crate::metrics::Metric;
+use crate::optim::{OptParam, Optimizer, OptimizerConfig};
+use crate::recorder::Recorder;
+use crate::reporter::{Quiet, Reporter};
+use crate::schedule::{FineTuneConfig, LrRange, OneCycleConfig, Schedule};
+
+mod eval;
+mod find;
+mod fit;
+
+pub use eval::{DatasetSplit, Validation};
+pub use find::LrFindResult;
+
+/// Settings of a [`Learner`] beyond its parts; `Default` = fastai's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnerConfig {
+    /// The optimiser (fastai's Adam by default).
+    pub opt: OptimizerConfig,
+    /// Seeds the model's initialisation and dropout (the data has its own seed in the `DataBlock`).
+    pub seed: u64,
+    /// Where [`Learner::save`] and [`Learner::load`] put checkpoints (fastai's `path/models`).
+    pub checkpoint_dir: PathBuf,
+}
+
+impl Default for LearnerConfig {
+    fn default() -> Self {
+        Self { opt: OptimizerConfig::default(), seed: 42, checkpoint_dir: PathBuf::from("models") }
+    }
+}
+
+/// One phase of a planned fit: `fit_one_cycle` is one phase, `fine_tune` two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedPhase {
+    /// Its name in the recorder and the epoch table (`fit`, `frozen`, `unfrozen`).
+    pub name: String,
+    /// `freeze_to` this many groups when the phase starts (`None`: leave freezing as it is).
+    pub frozen_groups: Option<usize>,
+    /// Epochs in the phase.
+    pub n_epochs: usize,
+    /// The learning rates and momenta per iteration.
+    pub schedule: Schedule,
+}
+
+/// Where a fit stands, kept in checkpoints so [`Learner::resume`] can continue it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitProgress {
+    /// The whole plan.
+    pub phases: Vec<PlannedPhase>,
+    /// The phase running.
+    pub phase: usize,
+    /// The loaders' epoch index at the start of that phase.
+    pub phase_data_epoch: usize,
+    /// The next training iteration of the phase.
+    pub iteration: usize,
+    /// The smoothed training loss so far in the phase.
+    pub smooth: SmoothLoss,
+}
+
+/// fastai's `Learner`: trains `model` on `dls` with `loss` and `opt`, reporting `metrics` through `reporter`.
+pub struct Learner {
+    /// The training and validation data.
+    pub dls: DataLoaders,
+    /// The model (body + head).
+    pub model: VisionModel,
+    /// The loss function.
+    pub loss: Box<dyn Loss>,
+    /// The optimiser over the model's parameter groups.
+    pub opt: Optimizer,
+    /// Metrics computed on the validation set after each epoch.
+    pub metrics: Vec<Metric>,
+    /// Where progress goes ([`Quiet`] by default).
+    pub reporter: Box<dyn Reporter>,
+    /// Extra callbacks run by every fit.
+    pub callbacks: Vec<Box<dyn Callback>>,
+    /// Per-iteration and per-epoch history.
+    pub recorder: Recorder,
+    /// Settings.
+    pub config: LearnerConfig,
+    /// Set to true (e.g. from a Ctrl-C handler) to stop after the current batch with a checkpoint.
+    pub(crate) interrupt: Arc<AtomicBool>,
+    /// Epochs of training data consumed so far: each fit draws fresh shuffles and augmentations from the seed.
+    pub(crate) data_epoch: usize,
+    /// The fit in progress (or interrupted), if any.
+    pub(crate) progress: Option<FitProgress>,
+}
+
+impl std::fmt::Debug for Learner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Learner")
+            .field("arch", &self.model.arch())
+            .field("n_classes", &self.model.n_classes())
+            .field("frozen_groups", &self.model.frozen_groups())
+            .field("metrics", &self.metrics)
+            .field("data_epoch", &self.data_epoch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The optimiser's parameter groups: every parameter of `model`, grouped by its splitter group, with fastai's
+/// `wd_bn_bias=False` (no weight decay on BatchNorm and bias parameters).
+pub fn param_groups(model: &VisionModel) -> Vec<Vec<OptParam>> {
+    let mut groups: Vec<Vec<OptParam>> = (0..model.n_groups()).map(|_| Vec::new()).collect();
+    for p in model.params() {
+        let group = p.group.min(groups.len() - 1);
+        groups[group].push(OptParam { name: p.name, var: p.var, do_wd: !p.no_weight_decay });
+    }
+    groups
+}
+
+impl Learner {
+    /// A learner over `model` (not frozen), with `config`'s optimiser.
+    pub fn new(
+        dls: DataLoaders,
+        model: VisionModel,
+        loss: Box<dyn Loss>,
+        metrics: Vec<Metric>,
+        config: LearnerConfig,
+    ) -> Result<Self> {
+        let opt = Optimizer::new(param_groups(&model), config.opt)?;
+        Ok(Self {
+            dls,
+            model,
+            loss,
+            opt,
+            metrics,
+            reporter: Box::new(Quiet),
+            callbacks: Vec::new(),
+            recorder: Recorder::default(),
+            config,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            data_epoch: 0,
+            progress: None,
+        })
+    }
+
+    /// Replaces the reporter (builder style).
+    pub fn with_reporter(mut self, reporter: Box<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Adds a callback run by every fit (builder style).
+    pub fn with_callback(mut self, callback: Box<dyn Callback>) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// A flag that stops training cleanly after the current batch when set, e.g. from a Ctrl-C handler: a
+    /// checkpoint named `interrupted` is written and the fit returns [`Error::Interrupted`].
+    pub fn interrupt_handle(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    /// Epochs of training data consumed so far.
+    pub fn data_epoch(&self) -> usize {
+        self.data_epoch
+    }
+
+    /// Freezes groups `0..n` (fastai's `freeze_to`): only BatchNorm parameters train there. Clears the optimiser
+    /// state like fastai.
+    pub fn freeze_to(&mut self, n: usize) -> Result<()> {
+        self.model.freeze_to(n).map_err(|source| Error::Model { context: format!("freeze_to({n})"), source })?;
+        self.opt.clear_state();
+        Ok(())
+    }
+
+    /// Freezes every group but the head (fastai's `freeze`).
+    pub fn freeze(&mut self) -> Result<()> {
+        self.freeze_to(self.model.n_groups() - 1)
+    }
+
+    /// Makes every group trainable and clears the optimiser state (fastai's `unfreeze`).
+    pub fn unfreeze(&mut self) -> Result<()> {
+        self.freeze_to(0)
+    }
+
+    /// fastai's `fit(n_epoch, lr)`: constant learning rates (one per group), current momentum.
+    pub fn fit(&mut self, n_epochs: usize, lr: impl Into<LrRange>) -> Result<()> {
+        let lr = lr.into();
+        lr.validate()?;
+        let mom = self.opt.hypers().first().map_or(self.config.opt.mom, |h| h.mom);
+        let schedule = Schedule::Constant { lrs: lr.group_lrs(self.opt.n_groups()), mom };
+        self.run_plan(vec![PlannedPhase { name: "fit".into(), frozen_groups: None, n_epochs, schedule }])
+    }
+
+    /// fastai's `fit_one_cycle(n_epoch, lr_max)` with the default one-cycle settings.
+    pub fn fit_one_cycle(&mut self, n_epochs: usize, lr_max: impl Into<LrRange>) -> Result<()> {
+        self.fit_one_cycle_with(n_epochs, lr_max, &OneCycleConfig::default())
+    }
+
+    /// fastai's `fit_one_cycle` with explicit `div`, `div_final`, `pct_start` and `moms`.
+    pub fn fit_one_cycle_with(
+        &mut self,
+        n_epochs: usize,
+        lr_max: impl Into<LrRange>,
+        config: &OneCycleConfig,
+    ) -> Result<()> {
+        let phase = self.one_cycle_phase("fit", None, n_epochs, lr_max.into(), config)?;
+        self.run_plan(vec![phase])
+    }
+
+    fn one_cycle_phase(
+        &self,
+        name: &str,
+        frozen_groups: Option<usize>,
+        n_epochs: usize,
+        lr_max: LrRange,
+        config: &OneCycleConfig,
+    ) -> Result<PlannedPhase> {
+        lr_max.validate()?;
+        config.validate()?;
+        let schedule = Schedule::one_cycle(&lr_max.group_lrs(self.opt.n_groups()), config);
+        Ok(PlannedPhase { name: name.into(), frozen_groups, n_epochs, schedule })
+    }
+
+    /// fastai's `fine_tune(epochs, base_lr)` with the other defaults (`freeze_epochs=1`, `lr_mult=100`,
+    /// `pct_start=0.3`, `div=5`).
+    pub fn fine_tune(&mut self, epochs: usize, base_lr: f64) -> Result<()> {
+        self.fine_tune_with(epochs, &FineTuneConfig { base_lr, ..FineTuneConfig::default() })
+    }
+
+    /// fastai's `fine_tune`: `freeze()`, one-cycle on the head for `freeze_epochs` at `pct_start` 0.99, then
+    /// `unfreeze()` and one-cycle over everything with discriminative learning rates.
+    pub fn fine_tune_with(&mut self, epochs: usize, config: &FineTuneConfig) -> Result<()> {
+        let mut plan = Vec::new();
+        for phase in config.phases(epochs, self.model.n_groups())? {
+            let name = if phase.frozen_groups > 0 { "frozen" } else { "unfrozen" };
+            let frozen = Some(phase.frozen_groups);
+            plan.push(self.one_cycle_phase(name, frozen, phase.n_epochs, phase.lr_max, &phase.one_cycle)?);
+        }
+        self.run_plan(plan)
+    }
+
+    /// The fit in progress or interrupted (saved in checkpoints), if any.
+    pub fn progress(&self) -> Option<&FitProgress> {
+        self.progress.as_ref()
+    }
+
+    /// Loads checkpoint `name` and continues the fit it was saved in (e.g. `interrupted`), from the iteration after
+    /// the last one saved, with the same schedule, data order and smoothed loss. Dropout masks are drawn afresh.
+    pub fn resume(&mut self, name: &str) -> Result<()> {
+        self.load(name)?;
+        if self.progress.is_none() {
+            return Err(Error::BadCheckpoint {
+                path: self.checkpoint_path(name),
+                why: "it was saved outside a fit, so there is nothing to resume (use load, then fit)".into(),
+            });
+        }
+        self.continue_plan()
+    }
+
+    fn run_plan(&mut self, phases: Vec<PlannedPhase>) -> Result<()> {
+        self.progress = Some(FitProgress {
+            phases,
+            phase: 0,
+            phase_data_epoch: self.data_epoch,
+            iteration: 0,
+            smooth: SmoothLoss::default(),
+        });
+        self.continue_plan()
+    }
+
+    /// Runs the remaining phases of `self.progress`, from its iteration on.
+    fn continue_plan(&mut self) -> Result<()> {
+        while let Some(progress) = &self.progress {
+            let Some(phase) = progress.phases.get(progress.phase).cloned() else { break };
+            if let (0, Some(n)) = (progress.iteration, phase.frozen_groups) {
+                self.freeze_to(n)?;
+            }
+            self.run_fit(&phase.name, phase.n_epochs, &phase.schedule)?;
+            if let Some(p) = self.progress.as_mut() {
+                p.phase += 1;
+                p.iteration = 0;
+                p.phase_data_epoch = self.data_epoch;
+                p.smooth = SmoothLoss::default();
+            }
+        }
+        self.progress = None;
+        Ok(())
+    }
+}
+
+/// fastai's `vision_learner(dls, arch, pretrained, metrics)` with cross-entropy loss and Adam.
+///
+/// With `pretrained` weights (a torchvision or fastai safetensors file for the body), ImageNet normalisation is
+/// added to the batch transform and the learner starts frozen, like fastai. Without, the body is randomly
+/// initialised, no normalisation is added and nothing is frozen (fastai's `pretrained=False`).
+pub fn vision_learner(
+    dls: DataLoaders,
+    arch: Arch,
+    pretrained: Option<&Path>,
+    metrics: Vec<Metric>,
+) -> Result<Learner> {
+    vision_learner_with(dls, arch, pretrained, metrics, LearnerConfig::default())
+}
+
+/// [`vision_learner`] with explicit settings (seed, optimiser, checkpoint folder).
+pub fn vision_learner_with(
+    dls: DataLoaders,
+    arch: Arch,
+    pretrained: Option<&Path>,
+    metrics: Vec<Metric>,
+    config: LearnerConfig,
+) -> Result<Learner> {
+    let device = dls.train().config().device.clone();
+    let model = VisionModel::new(arch, dls.n_classes(), &device, config.seed).map_err(|source| Error::Model {
+        context: format!("creating {arch} for {} classes", dls.n_classes()),
+        source,
+    })?;
+    let Some(weights) = pretrained else {
+        return Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config);
+    };
+    model.load_body(weights).map_err(|source| Error::Model {
+        context: format!("loading pretrained weights {}", weights.display()),
+        source,
+    })?;
+    let current = dls.train().batch_tfm();
+    let tfm = BatchAugment::new(current.config().clone(), Some(Normalize::imagenet()))
+        .map_err(|source| Error::Augment { context: "adding ImageNet normalisation".into(), source })?;
+    let dls = dls.with_batch_tfm(tfm);
+    let mut learn = Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config)?;
+    learn.freeze()?;
+    Ok(learn)
+}

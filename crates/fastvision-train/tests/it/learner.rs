@@ -1,0 +1,270 @@
+//! End to end on a tiny generated folder with resnet18 at 32 px: freezing, fine_tune schedules, lr_find,
+//! validation, get_preds, checkpoints, export/predict, divergence.
+
+use candle::Tensor;
+use fastvision_losses::{CrossEntropyLossFlat, Loss};
+use fastvision_train::{load_learner, position, DatasetSplit, Error, FineTuneConfig, LrFindConfig, Schedule};
+
+use crate::fixture::{learner, param_values, resnet18_weights, temp_dir};
+
+fn n_changed(
+    before: &[(String, bool, usize, Vec<f32>)],
+    after: &[(String, bool, usize, Vec<f32>)],
+) -> Vec<(String, bool, usize)> {
+    before.iter().zip(after).filter(|(b, a)| b.3 != a.3).map(|(b, _)| (b.0.clone(), b.1, b.2)).collect()
+}
+
+#[test]
+fn frozen_phase_trains_only_head_and_batchnorm_then_unfreeze_trains_all() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    learn.freeze()?;
+    let before = param_values(&learn);
+    learn.fit_one_cycle(1, 1e-3)?;
+    let after = param_values(&learn);
+    let changed = n_changed(&before, &after);
+    let frozen_weights_changed: Vec<_> = changed.iter().filter(|(_, bn, g)| *g < 2 && !bn).collect();
+    assert!(frozen_weights_changed.is_empty(), "frozen non-BN params changed: {frozen_weights_changed:?}");
+    let bn_in_body = changed.iter().filter(|(_, bn, g)| *g < 2 && *bn).count();
+    let body_bn_total = before.iter().filter(|p| p.2 < 2 && p.1).count();
+    assert_eq!(bn_in_body, body_bn_total, "every body BatchNorm param trains while frozen (train_bn)");
+    let head_total = before.iter().filter(|p| p.2 == 2).count();
+    assert_eq!(changed.iter().filter(|c| c.2 == 2).count(), head_total, "every head param trains");
+
+    learn.unfreeze()?;
+    let before = param_values(&learn);
+    learn.fit(1, 1e-4)?;
+    let changed = n_changed(&before, &param_values(&learn));
+    assert_eq!(changed.len(), before.len(), "after unfreeze every parameter trains");
+    Ok(())
+}
+
+#[test]
+fn fine_tune_applies_fastai_schedules_and_gives_finite_losses_and_preds() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    learn.fine_tune(1, 2e-3)?;
+    let iters = &learn.recorder.iterations;
+    let n_batches = learn.dls.train().n_batches();
+    assert_eq!(iters.len(), 2 * n_batches, "one frozen and one unfrozen epoch");
+    let phases = FineTuneConfig::default().phases(1, 3)?;
+    for (p, phase) in phases.iter().enumerate() {
+        let schedule = Schedule::one_cycle(&phase.lr_max.group_lrs(3), &phase.one_cycle);
+        for i in 0..n_batches {
+            let rec = &iters[p * n_batches + i];
+            let expected = schedule.at(position(i, n_batches));
+            let lrs: Vec<f64> = expected.iter().map(|h| h.lr).collect();
+            assert_eq!(rec.lrs, lrs, "phase {p} iteration {i}: learning rates");
+            assert_eq!(rec.moms[0], expected[0].mom, "phase {p} iteration {i}: momentum");
+            assert!(rec.loss.is_finite(), "loss at phase {p} iteration {i} is {}", rec.loss);
+        }
+    }
+    assert_eq!(learn.recorder.epochs.len(), 2);
+    let row = &learn.recorder.epochs[1];
+    assert!(row.valid_loss.is_some_and(f64::is_finite), "valid loss {:?}", row.valid_loss);
+    let err = row.metrics[0].1;
+    assert!((0.0..=1.0).contains(&err), "error_rate {err}");
+
+    let preds = learn.get_preds(DatasetSplit::Valid)?;
+    assert_eq!(preds.len(), learn.dls.valid().n_items());
+    assert_eq!(preds.n_classes, 2);
+    for i in 0..preds.len() {
+        let sum: f32 = preds.probs_of(i).iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "probabilities of item {i} sum to {sum}");
+    }
+    let validation = learn.validate()?;
+    let mean_loss = preds.losses.iter().map(|&l| l as f64).sum::<f64>() / preds.len() as f64;
+    assert!(
+        (validation.loss - mean_loss).abs() < 1e-4,
+        "validate {} vs mean per-item loss {mean_loss}",
+        validation.loss
+    );
+    assert!((validation.metrics[0].1 - preds.error_rate()).abs() < 1e-9);
+    let train_preds = learn.get_preds(DatasetSplit::Train)?;
+    assert_eq!(train_preds.len(), learn.dls.train().n_items());
+    let dir_plots = dir.path().join("plots");
+    learn.recorder.save_plot_loss(&dir_plots.join("loss.png"))?;
+    learn.recorder.save_plot_sched(&dir_plots.join("sched.png"))?;
+    assert!(dir_plots.join("loss.png").is_file() && dir_plots.join("sched.png").is_file());
+    Ok(())
+}
+
+#[test]
+fn lr_find_restores_the_learner_and_plots() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    let before = param_values(&learn);
+    let data_epoch = learn.data_epoch();
+    let result = learn.lr_find(&LrFindConfig { num_it: 7, ..LrFindConfig::default() })?;
+    assert_eq!(result.lrs.len(), 7, "stop: {:?}", result.stop);
+    assert_eq!(result.lrs[0], 1e-7);
+    assert!(result.suggestions.is_some(), "7 points leave 2 to suggest from");
+    assert!(n_changed(&before, &param_values(&learn)).is_empty(), "lr_find left parameters changed");
+    assert_eq!(learn.data_epoch(), data_epoch);
+    assert!(learn.recorder.iterations.is_empty(), "lr_find is not recorded");
+    let png = dir.path().join("lr_find.png");
+    result.save_plot(&png)?;
+    assert!(png.is_file());
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(!dir.path().join("models").exists(), "lr_find wrote files: {leftovers:?}");
+    Ok(())
+}
+
+#[test]
+fn checkpoint_round_trip_and_bad_file_leaves_learner_untouched() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    learn.fit(1, 1e-3)?;
+    let saved = param_values(&learn);
+    let path = learn.save("stage1")?;
+    assert!(path.is_file());
+    learn.fit(1, 1e-3)?;
+    assert!(!n_changed(&saved, &param_values(&learn)).is_empty());
+    learn.load("stage1")?;
+    assert!(n_changed(&saved, &param_values(&learn)).is_empty(), "load did not restore the parameters");
+    assert_eq!(learn.recorder.epochs.len(), 1, "the recorder comes back too");
+
+    let trained = param_values(&learn);
+    let bad = dir.path().join("models/bad.safetensors");
+    std::fs::write(&bad, b"not a checkpoint").map_err(|source| Error::Io {
+        action: "writing",
+        path: bad.clone(),
+        source,
+    })?;
+    let err = learn.load("bad").err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("bad.safetensors"), "error should name the file: {err:?}");
+    assert!(n_changed(&trained, &param_values(&learn)).is_empty());
+    Ok(())
+}
+
+#[test]
+fn export_then_predict_matches_get_preds() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    learn.fit(1, 1e-3)?;
+    let path = dir.path().join("export/model.safetensors");
+    learn.export(&path)?;
+    assert!(path.with_extension("json").is_file());
+    let inf = load_learner(&path, &candle::Device::Cpu)?;
+    let preds = learn.get_preds(DatasetSplit::Valid)?;
+    let item = preds.item_ids[0];
+    let p = inf.predict(learn.dls.valid().item_path(item))?;
+    let expected = preds.probs_of(0);
+    for (a, e) in p.probs.iter().zip(expected) {
+        assert!((a - e).abs() < 1e-4, "predict {:?} vs get_preds {expected:?}", p.probs);
+    }
+    assert_eq!(p.label, learn.dls.vocab().name(p.index).unwrap_or_default());
+    let folder = inf.predict_folder(&dir.path().join("images"), 16)?;
+    assert_eq!(folder.len(), 16);
+    Ok(())
+}
+
+/// A loss that returns NaN from its second call on.
+struct NanAfterFirst(std::sync::atomic::AtomicUsize, CrossEntropyLossFlat);
+
+impl Loss for NanAfterFirst {
+    fn forward(&self, logits: &Tensor, targets: &Tensor) -> fastvision_losses::Result<Tensor> {
+        let loss = self.1.forward(logits, targets)?;
+        if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Ok(loss);
+        }
+        loss.affine(f64::NAN, 0.0)
+            .map_err(|source| fastvision_losses::Error::Candle { context: "test NaN".into(), source })
+    }
+    fn per_item(&self, logits: &Tensor, targets: &Tensor) -> fastvision_losses::Result<Tensor> {
+        self.1.per_item(logits, targets)
+    }
+    fn activation(&self, logits: &Tensor) -> fastvision_losses::Result<Tensor> {
+        self.1.activation(logits)
+    }
+    fn decodes(&self, activations: &Tensor) -> fastvision_losses::Result<Tensor> {
+        self.1.decodes(activations)
+    }
+}
+
+#[test]
+fn nan_loss_stops_with_a_clear_error_and_untouched_weights() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    learn.loss = Box::new(NanAfterFirst(Default::default(), CrossEntropyLossFlat::default()));
+    let result = learn.fit(1, 1e-3);
+    let after_first = param_values(&learn);
+    match result {
+        Err(Error::Diverged { iteration, epoch, lrs, .. }) => {
+            assert_eq!((iteration, epoch), (1, 0));
+            assert_eq!(lrs, vec![1e-3; 3]);
+        }
+        other => panic!("expected Error::Diverged, got {other:?}"),
+    }
+    let msg = learn.fit(1, 1e-3).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("NaN") && msg.contains("lr_find"), "message should say what happened and what to do: {msg}");
+    assert!(n_changed(&after_first, &param_values(&learn)).is_empty(), "a NaN step must not touch the weights");
+    Ok(())
+}
+
+#[test]
+fn pretrained_learner_normalizes_and_starts_frozen() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let dls = crate::fixture::dataloaders(&dir.path().join("images"));
+    let learn =
+        fastvision_train::vision_learner(dls, fastvision_models::Arch::ResNet18, Some(&resnet18_weights()), vec![])?;
+    assert_eq!(learn.model.frozen_groups(), 2);
+    let normalize = learn.dls.train().batch_tfm().normalize().copied();
+    assert_eq!(normalize, Some(fastvision_augment::Normalize::imagenet()));
+    assert_eq!(learn.dls.valid().batch_tfm().normalize().copied(), normalize);
+    Ok(())
+}
+
+/// Sets the learner's interrupt flag after training iteration `at` (what a Ctrl-C handler does).
+struct InterruptAt(usize, std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl fastvision_train::Callback for InterruptAt {
+    fn name(&self) -> &str {
+        "InterruptAt"
+    }
+    fn after_batch(&mut self, state: &fastvision_train::FitState) -> fastvision_train::Result<fastvision_train::Flow> {
+        if state.iteration == self.0 {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(fastvision_train::Flow::Continue)
+    }
+}
+
+#[test]
+fn interrupted_fit_saves_a_checkpoint_and_resume_finishes_the_schedule() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    let flag = learn.interrupt_handle();
+    learn.callbacks.push(Box::new(InterruptAt(3, flag)));
+    match learn.fit_one_cycle(2, 1e-3) {
+        Err(Error::Interrupted { epoch: 1, iteration: 3, .. }) => {}
+        other => panic!("expected an interruption after iteration 3, got {other:?}"),
+    }
+    assert!(learn.checkpoint_path("interrupted").is_file());
+    learn.callbacks.clear();
+    learn.resume("interrupted")?;
+    let n_batches = learn.dls.train().n_batches();
+    let total = 2 * n_batches;
+    let lrs: Vec<f64> = learn.recorder.iterations.iter().map(|r| r.lrs[0]).collect();
+    let schedule = Schedule::one_cycle(&[1e-3; 3], &Default::default());
+    let expected: Vec<f64> = (0..total).map(|i| schedule.at(position(i, total))[0].lr).collect();
+    assert_eq!(lrs, expected, "the resumed fit continues the same schedule, no iteration lost or repeated");
+    assert_eq!(learn.recorder.epochs.len(), 2);
+    assert!(learn.progress().is_none(), "the fit is finished");
+    assert_eq!(learn.data_epoch(), 2);
+    Ok(())
+}
+
+#[test]
+fn same_seed_gives_identical_runs() -> fastvision_train::Result<()> {
+    let losses = |dir: &tempfile::TempDir| -> fastvision_train::Result<Vec<f32>> {
+        let mut learn = learner(dir.path());
+        learn.fit(1, 1e-3)?;
+        Ok(learn.recorder.iterations.iter().map(|r| r.loss).collect())
+    };
+    let (a, b) = (temp_dir(), temp_dir());
+    let (first, second) = (losses(&a)?, losses(&b)?);
+    assert_eq!(first, second, "same seed, same data: the losses must be bit-identical");
+    Ok(())
+}

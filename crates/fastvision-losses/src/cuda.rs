@@ -1,0 +1,557 @@
+//! The CUDA twins of the CPU kernels: each `cuda_fwd` of `ops.rs` lands here and launches a kernel of
+//! `fastvision_kernels::LOSSES_PTX` (`fastvision-kernels/src/losses.cu`) through candle's custom-function loading.
+//!
+//! Bad input is flagged by the kernels in one u64 (lowest bad row · 4 + code); the forward reads it back, which
+//! synchronises the stream once per loss, and looks up the offending value to build the same error as the CPU.
+
+use candle::backend::BackendStorage;
+use candle::cuda_backend::cudarc::driver::{
+    CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
+use candle::cuda_backend::{CudaDType, WrapErr};
+use candle::op::BackpropOp;
+use candle::{CudaDevice, CudaStorage, DType, Layout, Shape, Storage, Tensor};
+
+use crate::cpu::{self, RowError};
+use crate::ops::{
+    reduced_shape, row_error, BceBwdOp, BceOp, CrossEntropyBwdOp, CrossEntropyOp, NllBwdOp, NllOp, OpState,
+    SoftmaxBwdOp, SoftmaxOp,
+};
+use crate::simd::Real;
+use crate::Reduction;
+
+/// The module name under which candle caches the PTX.
+const MODULE: &str = "fastvision_losses";
+/// Threads per block; the kernels' shared arrays are sized for it (`BLOCK` in losses.cu).
+const BLOCK: u32 = 256;
+/// The value of the error slot when nothing went wrong.
+const NO_ERROR: u64 = u64::MAX;
+
+/// The float types the kernels are instantiated for.
+trait GpuFloat: Real + CudaDType + DeviceRepr + ValidAsZeroBits {
+    const SUFFIX: &'static str;
+}
+
+impl GpuFloat for f32 {
+    const SUFFIX: &'static str = "f32";
+}
+
+impl GpuFloat for f64 {
+    const SUFFIX: &'static str = "f64";
+}
+
+/// Calls `$body` with `$T` bound to f32 or f64 after the dtype of `$storage`.
+macro_rules! dispatch_gpu {
+    ($storage:expr, |$T:ident| $body:expr) => {
+        match $storage.dtype() {
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            dtype => Err(candle::Error::Msg(format!("fastvision-losses: no CUDA kernel for {dtype:?}"))),
+        }
+    };
+}
+
+fn kernel_name<T: GpuFloat>(base: &str) -> String {
+    format!("{base}_{}", T::SUFFIX)
+}
+
+/// One block per row.
+fn rows_config(n_rows: usize) -> LaunchConfig {
+    LaunchConfig { grid_dim: (n_rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+}
+
+/// One thread per element.
+fn elements_config(n: usize) -> LaunchConfig {
+    LaunchConfig { grid_dim: ((n as u32).div_ceil(BLOCK), 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+}
+
+/// A single block (the reductions over rows).
+fn single_block() -> LaunchConfig {
+    LaunchConfig { grid_dim: (1, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+}
+
+fn view<'a, T: CudaDType>(storage: &'a CudaStorage, layout: &Layout) -> candle::Result<CudaView<'a, T>> {
+    let slice = storage.as_cuda_slice::<T>()?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(slice.slice(start..end)),
+        None => Err(candle::Error::Msg("fastvision-losses: the op needs contiguous inputs".into())),
+    }
+}
+
+/// Per-class weights on the device, all ones when none were given.
+fn upload_weights<T: GpuFloat>(
+    dev: &CudaDevice,
+    weight: Option<&[f64]>,
+    n_classes: usize,
+) -> candle::Result<CudaSlice<T>> {
+    let host: Vec<T> = match weight {
+        Some(weight) => weight.iter().map(|&w| T::from_f64(w)).collect(),
+        None => vec![T::from_f64(1.0); n_classes],
+    };
+    dev.clone_htod(&host)
+}
+
+fn reduction_code(reduction: Reduction) -> i32 {
+    match reduction {
+        Reduction::None => 0,
+        Reduction::Mean => 1,
+        Reduction::Sum => 2,
+    }
+}
+
+/// A device tensor (no autograd) holding `slice`.
+fn device_tensor<T: GpuFloat>(slice: CudaSlice<T>, dev: &CudaDevice, len: usize) -> Tensor {
+    let storage = CudaStorage::wrap_cuda_slice(slice, dev.clone());
+    Tensor::from_storage(Storage::Cuda(storage), len, BackpropOp::none(), false)
+}
+
+/// The CUDA slice of a tensor the forward saved.
+fn saved_view<T: GpuFloat, R>(
+    saved: &Tensor,
+    f: impl FnOnce(CudaView<'_, T>) -> candle::Result<R>,
+) -> candle::Result<R> {
+    let (storage, layout) = saved.storage_and_layout();
+    match &*storage {
+        Storage::Cuda(cuda_storage) => f(view::<T>(cuda_storage, layout)?),
+        _ => Err(candle::Error::Msg("fastvision-losses: saved statistics are not on the GPU".into())),
+    }
+}
+
+/// Where to look up the offending value when a kernel flagged a row.
+struct ErrorContext<'a, T> {
+    what: &'static str,
+    n_cols: usize,
+    values: &'a CudaView<'a, T>,
+    targets: Option<&'a CudaView<'a, i64>>,
+}
+
+/// Reads the error slot back; on a flagged row, fetches the bad value and records the detailed error.
+fn check<T: GpuFloat>(
+    state: &OpState,
+    dev: &CudaDevice,
+    err: &CudaSlice<u64>,
+    context: ErrorContext<'_, T>,
+) -> candle::Result<()> {
+    let key = dev.clone_dtoh(err)?.first().copied().unwrap_or(NO_ERROR);
+    if key == NO_ERROR {
+        return Ok(());
+    }
+    let (row, code) = ((key / 4) as usize, key % 4);
+    let error = match (code, context.targets) {
+        (1, Some(targets)) => {
+            let value = dev.clone_dtoh(&targets.slice(row..row + 1))?.first().copied().unwrap_or(-1);
+            RowError::Target { row, value }
+        }
+        _ => {
+            let n_cols = context.n_cols;
+            let values: Vec<T> = dev.clone_dtoh(&context.values.slice(row * n_cols..(row + 1) * n_cols))?;
+            cpu::non_finite(row, &values)
+        }
+    };
+    Err(state.fail(row_error(error, context.what, context.n_cols)))
+}
+
+// ---------------------------------------------------------------------------------------------- softmax
+
+pub(crate) fn softmax_fwd(
+    op: &SoftmaxOp,
+    storage: &CudaStorage,
+    layout: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(storage, |T| softmax_fwd_typed::<T>(op, storage, layout))
+}
+
+fn softmax_fwd_typed<T: GpuFloat>(
+    op: &SoftmaxOp,
+    storage: &CudaStorage,
+    layout: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = storage.device().clone();
+    let src = view::<T>(storage, layout)?;
+    let n_cols = layout.dims().last().copied().unwrap_or(1);
+    let n_rows = layout.shape().elem_count() / n_cols;
+    // SAFETY: the kernel writes every element.
+    let dst = unsafe { dev.alloc::<T>(n_rows * n_cols) }?;
+    let err = dev.clone_htod(&[NO_ERROR])?;
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("softmax_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&src);
+    builder.arg(&dst);
+    candle::builder_arg!(builder, n_rows as i32, n_cols as i32, op.log as i32);
+    builder.arg(&err);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    check(&op.state, &dev, &err, ErrorContext { what: "logits", n_cols, values: &src, targets: None })?;
+    Ok((CudaStorage::wrap_cuda_slice(dst, dev), layout.shape().clone()))
+}
+
+pub(crate) fn softmax_bwd(
+    op: &SoftmaxBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(s1, |T| softmax_bwd_typed::<T>(op, s1, l1, s2, l2))
+}
+
+fn softmax_bwd_typed<T: GpuFloat>(
+    op: &SoftmaxBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let (output, grad) = (view::<T>(s1, l1)?, view::<T>(s2, l2)?);
+    let n_cols = l1.dims().last().copied().unwrap_or(1);
+    let n_rows = l1.shape().elem_count() / n_cols;
+    // SAFETY: the kernel writes every element.
+    let dst = unsafe { dev.alloc::<T>(n_rows * n_cols) }?;
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("softmax_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&output);
+    builder.arg(&grad);
+    builder.arg(&dst);
+    candle::builder_arg!(builder, n_rows as i32, n_cols as i32, op.log as i32);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
+}
+
+// ----------------------------------------------------------------------------------------- cross-entropy
+
+pub(crate) fn cross_entropy_fwd(
+    op: &CrossEntropyOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(s1, |T| cross_entropy_fwd_typed::<T>(op, s1, l1, s2, l2))
+}
+
+fn cross_entropy_fwd_typed<T: GpuFloat>(
+    op: &CrossEntropyOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let params = &op.params;
+    let (logits, targets) = (view::<T>(s1, l1)?, view::<i64>(s2, l2)?);
+    let (n_rows, n_classes) = (l2.shape().elem_count(), params.n_classes);
+    let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
+    let saved = dev.alloc_zeros::<T>(2 * n_rows + 2)?;
+    let part = dev.alloc_zeros::<T>(4 * n_rows)?;
+    let err = dev.clone_htod(&[NO_ERROR])?;
+    let (smoothing, ignore_index, has_ignore) =
+        (T::from_f64(params.smoothing), params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
+    let func =
+        dev.get_or_load_custom_func(&kernel_name::<T>("cross_entropy_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&logits);
+    builder.arg(&targets);
+    builder.arg(&weight);
+    candle::builder_arg!(builder, n_rows as i32, n_classes as i32, smoothing, ignore_index, has_ignore);
+    builder.arg(&saved);
+    builder.arg(&part);
+    builder.arg(&err);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    let context = ErrorContext { what: "logits", n_cols: n_classes, values: &logits, targets: Some(&targets) };
+    check(&op.state, &dev, &err, context)?;
+    let loss = class_reduce::<T>(&dev, &part, n_rows, n_classes, params.smoothing, params.reduction, &saved)?;
+    op.state.save(device_tensor(saved, &dev, 2 * n_rows + 2));
+    Ok((CudaStorage::wrap_cuda_slice(loss, dev), reduced_shape(params.reduction, n_rows)))
+}
+
+/// Combines the per-row parts into the loss and writes the normalisers after the row statistics in `saved`.
+fn class_reduce<T: GpuFloat>(
+    dev: &CudaDevice,
+    part: &CudaSlice<T>,
+    n_rows: usize,
+    n_classes: usize,
+    smoothing: f64,
+    reduction: Reduction,
+    saved: &CudaSlice<T>,
+) -> candle::Result<CudaSlice<T>> {
+    let n_out = if reduction == Reduction::None { n_rows } else { 1 };
+    let loss = dev.alloc_zeros::<T>(n_out)?;
+    let func =
+        dev.get_or_load_custom_func(&kernel_name::<T>("class_reduce"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(part);
+    candle::builder_arg!(builder, n_rows as i32, n_classes as i32, T::from_f64(smoothing), reduction_code(reduction));
+    builder.arg(&loss);
+    builder.arg(saved);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(single_block()) }.w()?;
+    Ok(loss)
+}
+
+pub(crate) fn cross_entropy_bwd(
+    op: &CrossEntropyBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(s1, |T| saved_view::<T, _>(&op.saved, |saved| cross_entropy_bwd_typed::<T>(
+        op, s1, l1, s2, l2, s3, l3, saved
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cross_entropy_bwd_typed<T: GpuFloat>(
+    op: &CrossEntropyBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+    saved: CudaView<'_, T>,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let params = &op.params;
+    let (logits, targets, grad) = (view::<T>(s1, l1)?, view::<i64>(s2, l2)?, view::<T>(s3, l3)?);
+    let (n_rows, n_classes) = (l2.shape().elem_count(), params.n_classes);
+    let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
+    // SAFETY: the kernel writes every element.
+    let dst = unsafe { dev.alloc::<T>(n_rows * n_classes) }?;
+    let grad_per_row = (l3.shape().elem_count() > 1) as i32;
+    let (smoothing, ignore_index, has_ignore) =
+        (T::from_f64(params.smoothing), params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
+    let func =
+        dev.get_or_load_custom_func(&kernel_name::<T>("cross_entropy_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&logits);
+    builder.arg(&targets);
+    builder.arg(&weight);
+    builder.arg(&grad);
+    candle::builder_arg!(builder, grad_per_row);
+    builder.arg(&saved);
+    candle::builder_arg!(
+        builder,
+        n_rows as i32,
+        n_classes as i32,
+        smoothing,
+        ignore_index,
+        has_ignore,
+        reduction_code(params.reduction)
+    );
+    builder.arg(&dst);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
+}
+
+// ------------------------------------------------------------------------------------------------- NLL
+
+pub(crate) fn nll_fwd(
+    op: &NllOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(s1, |T| nll_fwd_typed::<T>(op, s1, l1, s2, l2))
+}
+
+fn nll_fwd_typed<T: GpuFloat>(
+    op: &NllOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let params = &op.params;
+    let (log_probs, targets) = (view::<T>(s1, l1)?, view::<i64>(s2, l2)?);
+    let (n_rows, n_classes) = (l2.shape().elem_count(), params.n_classes);
+    let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
+    let saved = dev.alloc_zeros::<T>(2 * n_rows + 2)?;
+    let part = dev.alloc_zeros::<T>(4 * n_rows)?;
+    let err = dev.clone_htod(&[NO_ERROR])?;
+    let (ignore_index, has_ignore) = (params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("nll_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&log_probs);
+    builder.arg(&targets);
+    builder.arg(&weight);
+    candle::builder_arg!(builder, n_rows as i32, n_classes as i32, ignore_index, has_ignore);
+    builder.arg(&part);
+    builder.arg(&err);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(elements_config(n_rows)) }.w()?;
+    let context =
+        ErrorContext { what: "log-probabilities", n_cols: n_classes, values: &log_probs, targets: Some(&targets) };
+    check(&op.state, &dev, &err, context)?;
+    let loss = class_reduce::<T>(&dev, &part, n_rows, n_classes, 0.0, params.reduction, &saved)?;
+    op.state.save(device_tensor(saved, &dev, 2 * n_rows + 2));
+    Ok((CudaStorage::wrap_cuda_slice(loss, dev), reduced_shape(params.reduction, n_rows)))
+}
+
+pub(crate) fn nll_bwd(
+    op: &NllBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let saved = op
+        .saved
+        .as_ref()
+        .ok_or_else(|| candle::Error::Msg("fastvision-losses: NLL backward without forward".into()))?;
+    dispatch_gpu!(s2, |T| saved_view::<T, _>(saved, |saved| nll_bwd_typed::<T>(op, s1, l1, s2, l2, saved)))
+}
+
+fn nll_bwd_typed<T: GpuFloat>(
+    op: &NllBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    saved: CudaView<'_, T>,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let params = &op.params;
+    let (targets, grad) = (view::<i64>(s1, l1)?, view::<T>(s2, l2)?);
+    let (n_rows, n_classes) = (l1.shape().elem_count(), params.n_classes);
+    let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
+    let norm = saved.slice(2 * n_rows..);
+    // SAFETY: the kernel writes every element.
+    let dst = unsafe { dev.alloc::<T>(n_rows * n_classes) }?;
+    let grad_per_row = (l2.shape().elem_count() > 1) as i32;
+    let (ignore_index, has_ignore) = (params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("nll_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&targets);
+    builder.arg(&weight);
+    builder.arg(&grad);
+    candle::builder_arg!(builder, grad_per_row);
+    builder.arg(&norm);
+    candle::builder_arg!(
+        builder,
+        n_rows as i32,
+        n_classes as i32,
+        ignore_index,
+        has_ignore,
+        reduction_code(params.reduction)
+    );
+    builder.arg(&dst);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(elements_config(n_rows * n_classes)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(dst, dev), Shape::from((n_rows, n_classes))))
+}
+
+// ---------------------------------------------------------------------------------------- BCE with logits
+
+pub(crate) fn bce_fwd(
+    op: &BceOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(s1, |T| bce_fwd_typed::<T>(op, s1, l1, s2, l2))
+}
+
+fn bce_fwd_typed<T: GpuFloat>(
+    op: &BceOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let params = &op.params;
+    let (logits, targets) = (view::<T>(s1, l1)?, view::<T>(s2, l2)?);
+    let (n, n_classes) = (l1.shape().elem_count(), params.n_classes);
+    let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
+    let pos_weight = upload_weights::<T>(&dev, params.pos_weight.as_deref(), n_classes)?;
+    // SAFETY: the kernel writes every element.
+    let per_element = unsafe { dev.alloc::<T>(n) }?;
+    let err = dev.clone_htod(&[NO_ERROR])?;
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("bce_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&logits);
+    builder.arg(&targets);
+    builder.arg(&weight);
+    builder.arg(&pos_weight);
+    candle::builder_arg!(builder, n as i64, n_classes as i32);
+    builder.arg(&per_element);
+    builder.arg(&err);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(elements_config(n)) }.w()?;
+    check(&op.state, &dev, &err, ErrorContext { what: "logits", n_cols: n_classes, values: &logits, targets: None })?;
+    let scale = match params.reduction {
+        Reduction::None => return Ok((CudaStorage::wrap_cuda_slice(per_element, dev), Shape::from(n))),
+        Reduction::Mean => 1.0 / n as f64,
+        Reduction::Sum => 1.0,
+    };
+    let total = dev.alloc_zeros::<T>(1)?;
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("sum_reduce"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&per_element);
+    candle::builder_arg!(builder, n as i64, scale);
+    builder.arg(&total);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(single_block()) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(total, dev), Shape::from(())))
+}
+
+pub(crate) fn bce_bwd(
+    op: &BceBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    dispatch_gpu!(s1, |T| bce_bwd_typed::<T>(op, s1, l1, s2, l2, s3, l3))
+}
+
+fn bce_bwd_typed<T: GpuFloat>(
+    op: &BceBwdOp,
+    s1: &CudaStorage,
+    l1: &Layout,
+    s2: &CudaStorage,
+    l2: &Layout,
+    s3: &CudaStorage,
+    l3: &Layout,
+) -> candle::Result<(CudaStorage, Shape)> {
+    let dev = s1.device().clone();
+    let params = &op.params;
+    let (logits, targets, grad) = (view::<T>(s1, l1)?, view::<T>(s2, l2)?, view::<T>(s3, l3)?);
+    let (n, n_classes) = (l1.shape().elem_count(), params.n_classes);
+    let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
+    let pos_weight = upload_weights::<T>(&dev, params.pos_weight.as_deref(), n_classes)?;
+    let scale = T::from_f64(if params.reduction == Reduction::Mean { 1.0 / n as f64 } else { 1.0 });
+    let grad_per_element = (l3.shape().elem_count() > 1) as i32;
+    // SAFETY: the kernel writes every element.
+    let dst = unsafe { dev.alloc::<T>(n) }?;
+    let func = dev.get_or_load_custom_func(&kernel_name::<T>("bce_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let mut builder = func.builder();
+    builder.arg(&logits);
+    builder.arg(&targets);
+    builder.arg(&weight);
+    builder.arg(&pos_weight);
+    builder.arg(&grad);
+    candle::builder_arg!(builder, grad_per_element, n as i64, n_classes as i32, scale);
+    builder.arg(&dst);
+    // SAFETY: the arguments match the kernel's signature in losses.cu.
+    unsafe { builder.launch(elements_config(n)) }.w()?;
+    Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
+}

@@ -13,10 +13,15 @@
 //! let pets = DataBlock::builder()
 //!     .get_y(Labeller::regex_on_name(r"(.+)_\d+.jpg$")?)
 //!     .item_tfms(ItemTransform::resize(460))
-//!     .batch_tfms(BatchAugment::new(AugConfig::with_size(224, 0.75), None))
+//!     .batch_tfms(BatchAugment::new(AugConfig::with_size(224, 0.75), None)?)
 //!     .build()?;
 //! let dls = pets.dataloaders(path, 64)?;
 //! dls.show_batch(3, 3, "batch.png".as_ref())?;
+//! let mut learn = vision_learner(dls, Arch::ResNet34, Some("resnet34.safetensors".as_ref()), vec![Metric::ErrorRate])?;
+//! let lr = learn.lr_find(&LrFindConfig::default())?.suggestions.map_or(2e-3, |s| s.valley.lr);
+//! learn.fine_tune(2, lr)?;
+//! let interp = ClassificationInterpretation::from_preds(learn.get_preds(DatasetSplit::Valid)?, learn.dls.vocab().clone())?;
+//! println!("{:?}", interp.most_confused(2));
 //! # Ok(()) }
 //! ```
 //!
@@ -52,5 +57,11 @@ pub mod prelude {
     pub use crate::core::{ImageBatch, Preds, Vocab};
     pub use crate::data::{
         get_image_files, CategoryBlock, DataBlock, DataLoaders, ItemTransform, Labeller, OnBadItem, Splitter,
+    };
+    pub use crate::interpret::ClassificationInterpretation;
+    pub use crate::losses::{CrossEntropyLossFlat, LabelSmoothingCrossEntropy, Loss};
+    pub use crate::models::{Arch, VisionModel};
+    pub use crate::train::{
+        load_learner, vision_learner, DatasetSplit, FineTuneConfig, Learner, LrFindConfig, LrRange, Metric,
     };
 }

@@ -1,0 +1,41 @@
+//! Data sets for fastvision: a built-in default data set rendered offline, and fastai's `untar_data` for real
+//! data sets by name. This is the only fastvision crate that touches the network.
+//!
+//! # Brief overview
+//! - [`default_dataset`]: ten classes × 60 rendered JPEGs (`Disc_7.jpg`, `spotted_star_12.jpg`, ...) that differ
+//!   in shape and texture under random pose, scale, colour, clutter and noise; deterministic from a seed, cached,
+//!   written atomically. Read it with [`default_preset`], fastbook's regex labeller.
+//! - [`Dataset`]: a named download (`pets`, `imagenette`, `cifar10`) with its address, size, checksum and the
+//!   [`Preset`] (labelling, split, images folder) its data block needs.
+//! - [`untar_data`]: download with resume and a progress callback, size and checksum check, extraction into
+//!   [`UntarConfig`]'s cache (`$FASTVISION_HOME` or `~/.fastvision`), with nothing half-done left behind.
+//!
+//! ```
+//! use fastvision_datasets::{render_default_dataset, Dataset, DefaultDatasetConfig, Labelling};
+//!
+//! let cache = tempfile::tempdir()?;
+//! let config = DefaultDatasetConfig { n_per_class: 1, min_side: 64, max_side: 128, ..Default::default() };
+//! let folder = render_default_dataset(cache.path(), &config)?;
+//! assert!(folder.join("Disc_1.jpg").is_file() && folder.join("spotted_star_1.jpg").is_file());
+//!
+//! let pets = Dataset::by_name("pets")?;
+//! assert_eq!(pets.preset.images, "images");
+//! assert_eq!(pets.preset.labelling, Labelling::Regex(r"(.+)_\d+.jpg$".into()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod download;
+mod error;
+mod extract;
+mod registry;
+mod render;
+mod untar;
+
+pub use download::{Progress, Stage};
+pub use error::{Error, Result};
+pub use registry::{Dataset, Labelling, Preset, Split, DATASET_NAMES};
+pub use render::{
+    default_dataset, default_preset, render_default_dataset, render_item, DefaultDatasetConfig, COMPLETE_MARKER,
+    DEFAULT_CLASSES, DEFAULT_DATASET_FOLDER,
+};
+pub use untar::{fastvision_home, untar_data, UntarConfig, HOME_ENV};

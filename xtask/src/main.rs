@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod ci;
+mod docs;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Regenerate docs/walkthrough/ (printed output and PNGs) from a real run of the release binary.
+    Docs,
     /// Everything CI checks: formatting, clippy, the whole test suite.
     Ci,
 }
@@ -76,6 +79,7 @@ fn main() -> Result<()> {
         Task::Eval(fwd) => run_cli("eval", fwd),
         Task::Bench { name, cuda, args } => bench(&name, cuda, &args),
         Task::Ci => ci::run(),
+        Task::Docs => docs::run(),
     }
 }
 

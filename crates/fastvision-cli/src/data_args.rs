@@ -28,18 +28,18 @@ pub struct DataArgs {
     /// Seed of the split, the shuffles, the augmentation and the model's initialisation.
     #[arg(long, default_value_t = 42, value_name = "N")]
     pub seed: u64,
-    /// Presize: the item resize (px) done on the CPU before the batch transform [default: 460; 160 for the
+    /// Presize: the item resize (px) done on the CPU before the batch transform [default: 460; 128 for the
     /// built-in data set].
     #[arg(long, value_name = "PX")]
     pub presize: Option<usize>,
-    /// Final image size (px) after the batch transform [default: 224; 96 for the built-in data set].
+    /// Final image size (px) after the batch transform [default: 224; 64 for the built-in data set].
     #[arg(long, value_name = "PX")]
     pub size: Option<usize>,
     /// Smallest fraction of the image kept by the random resized crop.
     #[arg(long, default_value_t = 0.75, value_name = "F")]
     pub min_scale: f64,
     /// Batch size.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = 16, value_name = "N")]
     pub bs: usize,
     /// Where the built-in data set is rendered and named data sets are cached [default: target/fastvision-data].
     #[arg(long, value_name = "DIR")]
@@ -90,7 +90,7 @@ impl DataArgs {
 
     /// Presize and final size, with the smaller defaults of the built-in data set.
     pub fn sizes(&self, source: &Source) -> (usize, usize) {
-        let (presize, size) = if source.builtin { (160, 96) } else { (460, 224) };
+        let (presize, size) = if source.builtin { (128, 64) } else { (460, 224) };
         (self.presize.unwrap_or(presize), self.size.unwrap_or(size))
     }
 

@@ -25,17 +25,21 @@ pub struct Args {
     /// weights, as fastai's `pretrained=False`.
     #[arg(long, value_name = "FILE")]
     pretrained: Option<PathBuf>,
-    /// Epochs after unfreezing (fastai's `fine_tune(epochs)`).
-    #[arg(long, default_value_t = 4)]
+    /// Epochs: after unfreezing with fine_tune, or of fit_one_cycle when training from scratch.
+    #[arg(long, default_value_t = 5)]
     epochs: usize,
     /// Epochs with the body frozen first.
     #[arg(long, default_value_t = 1)]
     freeze_epochs: usize,
-    /// Base learning rate of fine_tune; default: lr_find's `valley` suggestion.
+    /// Run fine_tune (frozen epochs, then unfrozen with discriminative learning rates) even without pretrained
+    /// weights; with --pretrained it is always used.
+    #[arg(long)]
+    fine_tune: bool,
+    /// Base learning rate of fine_tune (or lr_max of fit_one_cycle); default: lr_find's `valley` suggestion.
     #[arg(long, value_name = "LR")]
     lr: Option<f64>,
     /// Iterations of lr_find.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 30)]
     lr_find_iters: usize,
     /// Where the outputs go (plots, exported model, interpretation).
     #[arg(long, value_name = "DIR", default_value = "target/fastvision-run")]
@@ -75,8 +79,17 @@ pub fn run(args: Args) -> Result<()> {
         Some(lr) => lr,
         None => lr_find(&mut learn, args.lr_find_iters, &out("lr_find.png"))?,
     };
-    let fine_tune = FineTuneConfig { base_lr, freeze_epochs: args.freeze_epochs, ..FineTuneConfig::default() };
-    learn.fine_tune_with(args.epochs, &fine_tune).context("training (a checkpoint of the last good state is kept)")?;
+    if args.pretrained.is_some() || args.fine_tune {
+        let fine_tune = FineTuneConfig { base_lr, freeze_epochs: args.freeze_epochs, ..FineTuneConfig::default() };
+        learn.fine_tune_with(args.epochs, &fine_tune).context("fine_tune")?;
+    } else {
+        // fine_tune's frozen epoch and 1/100 body learning rate are for a pretrained body; a random one learns
+        // nothing frozen, so from scratch we do what fastai recommends there: one cycle over everything.
+        println!(
+            "no --pretrained weights: training from scratch with fit_one_cycle (pass --fine-tune to force fine_tune)"
+        );
+        learn.fit_one_cycle(args.epochs, base_lr).context("fit_one_cycle")?;
+    }
 
     let validation = learn.validate()?;
     let error_rate = validation.metrics.iter().find(|(n, _)| n == "error_rate").map_or(f64::NAN, |m| m.1);
@@ -108,7 +121,7 @@ fn lr_find(learn: &mut fastvision::train::Learner, num_it: usize, plot: &Path) -
     };
     let named: Vec<String> = suggestions.named().iter().map(|(n, s)| format!("{n} {:.2e}", s.lr)).collect();
     println!("lr_find ({} iterations, {:?}): {}", result.lrs.len(), result.stop, named.join(", "));
-    println!("using valley = {:.2e} as fine_tune's base_lr", suggestions.valley.lr);
+    println!("using valley = {:.2e} as the learning rate", suggestions.valley.lr);
     Ok(suggestions.valley.lr)
 }
 

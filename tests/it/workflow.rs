@@ -49,6 +49,8 @@ fn the_whole_workflow_on_rendered_images() {
     assert!(rows.iter().all(|r| r.train_loss.is_finite() && r.valid_loss.is_some_and(f64::is_finite)), "{rows:?}");
 
     let preds = learn.get_preds(DatasetSplit::Valid).unwrap();
+    let from_learner = learn.interpretation(DatasetSplit::Valid).unwrap();
+    assert_eq!(from_learner.len(), 6);
     assert_eq!((preds.len(), preds.n_classes), (6, 3));
     for i in 0..preds.len() {
         let total: f32 = preds.probs_of(i).iter().sum();

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
-use fastvision::interpret::ClassificationInterpretation;
 use fastvision::models::Arch;
 use fastvision::train::{vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric};
 
@@ -26,7 +25,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pretrained: Option<PathBuf>,
     /// Epochs: after unfreezing with fine_tune, or of fit_one_cycle when training from scratch.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 12)]
     epochs: usize,
     /// Epochs with the body frozen first.
     #[arg(long, default_value_t = 1)]
@@ -39,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "LR")]
     lr: Option<f64>,
     /// Iterations of lr_find.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 100)]
     lr_find_iters: usize,
     /// Where the outputs go (plots, exported model, interpretation).
     #[arg(long, value_name = "DIR", default_value = "target/fastvision-run")]
@@ -97,8 +96,7 @@ pub fn run(args: Args) -> Result<()> {
     learn.recorder.save_plot_loss(&out("loss.png"))?;
     learn.export(&out("model.safetensors"))?;
 
-    let preds = learn.get_preds(DatasetSplit::Valid)?;
-    let interp = ClassificationInterpretation::from_preds(preds, learn.dls.vocab().clone())?;
+    let interp = learn.interpretation(DatasetSplit::Valid)?;
     let images = DisplayImages::new(learn.dls.valid().items().iter().map(|i| i.path.clone()).collect(), 192);
     write_interpretation(&interp, &images, &args.out)?;
     println!("\nwrote to {}: show_batch.png, lr_find.png, loss.png, model.safetensors, confusion_matrix.png, top_losses.png, most_confused.json", display(&args.out));

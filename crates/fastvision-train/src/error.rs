@@ -147,6 +147,15 @@ pub enum Error {
         #[source]
         source: fastvision_plot::Error,
     },
+    /// The interpretation of predictions failed.
+    #[error("{context}: {source}")]
+    Interpret {
+        /// What was being done.
+        context: String,
+        /// The interpretation error.
+        #[source]
+        source: fastvision_interpret::Error,
+    },
     /// A shared helper failed (atomic write, predictions).
     #[error("{context}: {source}")]
     Core {

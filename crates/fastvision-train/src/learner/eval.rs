@@ -118,3 +118,16 @@ fn to_f32_vec(t: &Tensor, what: &str) -> Result<Vec<f32>> {
         .and_then(|t| t.to_vec1::<f32>())
         .ctx(&format!("reading {what}"))
 }
+
+impl Learner {
+    /// fastai's `ClassificationInterpretation.from_learner(learn, ds_idx)`: one pass of [`Learner::get_preds`]
+    /// over `split`, kept per item (prediction, target, probabilities, loss) for every view of the interpretation.
+    pub fn interpretation(
+        &mut self,
+        split: DatasetSplit,
+    ) -> Result<fastvision_interpret::ClassificationInterpretation> {
+        let preds = self.get_preds(split)?;
+        fastvision_interpret::ClassificationInterpretation::from_preds(preds, self.dls.vocab().clone())
+            .map_err(|source| Error::Interpret { context: format!("interpreting the {split:?} predictions"), source })
+    }
+}

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pretrained: Option<PathBuf>,
     /// Epochs: after unfreezing with fine_tune, or of fit_one_cycle when training from scratch.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 20)]
     epochs: usize,
     /// Epochs with the body frozen first.
     #[arg(long, default_value_t = 1)]

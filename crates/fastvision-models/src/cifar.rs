@@ -10,7 +10,7 @@ use candle::{DType, Device, Tensor};
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
 use crate::layers::{BatchNorm, Collector, Conv2d, Entry, Linear, Pass};
-use crate::ops::relu;
+use crate::ops::add_relu;
 use crate::pool::{adaptive_pool, Reduce};
 use crate::resnet::check_images;
 use crate::weights::{self, Param};
@@ -101,13 +101,13 @@ impl CifarBlock {
     }
 
     fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
-        let ys = relu(&self.bn1.forward(&self.conv1.forward(xs, pass)?, pass)?)?;
+        let ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass)?, pass)?;
         let ys = self.bn2.forward(&self.conv2.forward(&ys, pass)?, pass)?;
         let shortcut = match self.pad_channels {
             Some(p) => subsample2(xs)?.pad_with_zeros(1, p, p)?,
             None => xs.clone(),
         };
-        relu(&(ys + shortcut)?)
+        add_relu(&ys, &shortcut)
     }
 
     fn collect(&self, prefix: &str, out: &mut Collector) {
@@ -194,7 +194,7 @@ impl CifarResNet {
         let xs = check_images(xs, &self.arch.to_string(), self.place.dtype)?;
         let pass = Pass { train, frozen: false };
         let run = || -> candle::Result<Tensor> {
-            let mut ys = relu(&self.bn1.forward(&self.conv1.forward(&xs, pass)?, pass)?)?;
+            let mut ys = self.bn1.forward_relu(&self.conv1.forward(&xs, pass)?, pass)?;
             for block in self.stages.iter().flatten() {
                 ys = block.forward(&ys, pass)?;
             }

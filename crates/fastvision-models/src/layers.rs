@@ -98,8 +98,10 @@ impl Conv2d {
         Ok(Self { weight, stride, padding })
     }
 
+    /// fastvision-ops' packed-GEMM convolution on the CPU (both gradients as custom ops, none for a detached frozen
+    /// weight); candle's conv2d elsewhere.
     pub fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
-        xs.conv2d(&pass.weight(&self.weight), self.padding, self.stride, 1, 1)
+        Ok(fastvision_ops::conv2d(xs, &pass.weight(&self.weight), self.stride, self.padding, 1, 1)?)
     }
 
     pub fn collect(&self, prefix: &str, out: &mut Collector) {
@@ -134,6 +136,42 @@ impl BatchNorm {
     }
 
     pub fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
+        self.forward_act(xs, pass, false)
+    }
+
+    /// `relu(bn(xs))`, fused into one op on the CPU in f32/f64.
+    pub fn forward_relu(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
+        self.forward_act(xs, pass, true)
+    }
+
+    /// f32/f64: fastvision-ops' fused BatchNorm(+ReLU) (one pass forward, hand-written backward); half precision
+    /// keeps the composition below, which accumulates its statistics in f32.
+    fn forward_act(&self, xs: &Tensor, pass: Pass, relu: bool) -> candle::Result<Tensor> {
+        if !matches!(xs.dtype(), DType::F32 | DType::F64) || xs.dtype() != self.weight.dtype() {
+            let ys = self.forward_composed(xs, pass)?;
+            return if relu { crate::ops::relu(&ys) } else { Ok(ys) };
+        }
+        let channels = self.weight.dim(0)?;
+        if xs.rank() < 2 || xs.dim(1)? != channels {
+            candle::bail!("BatchNorm over {channels} channels got an input of shape {:?}", xs.dims());
+        }
+        let (weight, bias) = (self.weight.as_tensor(), self.bias.as_tensor());
+        if pass.train {
+            // Training allocates and frees the same large buffers every step: let glibc recycle them (once per
+            // process; FASTVISION_MALLOC=default opts out). See fastvision_ops::malloc.
+            fastvision_ops::malloc::retain_freed_memory();
+            let (ys, stats) = fastvision_ops::batch_norm_train(xs, weight, bias, self.eps, relu)?;
+            self.update_running(&stats.mean, &stats.var, stats.count)?;
+            Ok(ys)
+        } else {
+            let mean = self.running_mean.as_detached_tensor();
+            let var = self.running_var.as_detached_tensor();
+            Ok(fastvision_ops::batch_norm_eval(xs, weight, bias, &mean, &var, self.eps, relu)?)
+        }
+    }
+
+    /// The unfused formula in candle ops (statistics of half-precision activations in f32).
+    fn forward_composed(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
         let dtype = xs.dtype();
         // Statistics of half-precision activations are accumulated in f32.
         let work = if matches!(dtype, DType::F16 | DType::BF16) { DType::F32 } else { dtype };

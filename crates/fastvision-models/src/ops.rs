@@ -1,6 +1,8 @@
 //! CPU custom ops with PyTorch's gradients where candle has none or differs: max pooling with padding (the ResNet
 //! stem) and ReLU (zero gradient at 0). Other devices fall back to compositions of candle ops in `pool.rs`.
 
+use std::sync::{Arc, Mutex};
+
 use candle::cpu_backend::{Map1, Map2};
 use candle::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
@@ -50,22 +52,43 @@ fn contiguous<'a, T>(vs: &'a [T], layout: &Layout, op: &str) -> candle::Result<&
 }
 
 /// Max pooling over N×C×H×W with padding; the gradient goes to the first maximum of each window, like PyTorch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct MaxPool(pub PoolGeom);
+/// The forward pass records each window's argmax, so the backward pass is a plain scatter instead of a second
+/// search (it was half of the pooling's cost in a ResNet training step).
+#[derive(Debug)]
+pub(crate) struct MaxPool {
+    geom: PoolGeom,
+    /// Flat index within its input plane of every output's maximum, filled by the forward pass.
+    argmax: Mutex<Option<Arc<[u32]>>>,
+}
+
+impl MaxPool {
+    pub fn new(geom: PoolGeom) -> Self {
+        Self { geom, argmax: Mutex::new(None) }
+    }
+}
 
 impl Map1 for MaxPool {
     fn f<T: WithDType>(&self, vs: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
         let vs = contiguous(vs, layout, "max_pool2d")?;
         let (_, _, h, w) = layout.shape().dims4()?;
-        let (oh, ow) = self.0.out_hw(h, w);
-        let mut out = vec![T::zero(); vs.len() / (h * w) * oh * ow];
-        out.par_chunks_mut(oh * ow).zip(vs.par_chunks(h * w)).for_each(|(out, plane)| {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    out[oy * ow + ox] = plane[self.0.argmax(plane, h, w, oy, ox)];
+        if h * w > u32::MAX as usize {
+            candle::bail!("max_pool2d: a {h}×{w} plane is too large");
+        }
+        let (oh, ow) = self.geom.out_hw(h, w);
+        let n_out = vs.len() / (h * w) * oh * ow;
+        let (mut out, mut argmax) = (vec![T::zero(); n_out], vec![0u32; n_out]);
+        out.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).zip(vs.par_chunks(h * w)).for_each(
+            |((out, argmax), plane)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let best = self.geom.argmax(plane, h, w, oy, ox);
+                        out[oy * ow + ox] = plane[best];
+                        argmax[oy * ow + ox] = best as u32;
+                    }
                 }
-            }
-        });
+            },
+        );
+        *self.argmax.lock().unwrap_or_else(|e| e.into_inner()) = Some(argmax.into());
         Ok(out)
     }
 }
@@ -77,17 +100,60 @@ impl CustomOp1 for MaxPool {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = layout.shape().dims4()?;
-        let (oh, ow) = self.0.out_hw(h, w);
+        let (oh, ow) = self.geom.out_hw(h, w);
         Ok((self.map(storage, layout)?, Shape::from((n, c, oh, ow))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle::Result<Option<Tensor>> {
-        let grad = arg.apply_op2_no_bwd(&grad_res.contiguous()?, &MaxPoolBackward(self.0))?;
+        let argmax = self.argmax.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let grad = grad_res.contiguous()?;
+        let grad = match argmax {
+            Some(argmax) if argmax.len() == grad.elem_count() => {
+                grad.apply_op1_no_bwd(&MaxPoolScatter { argmax, input: arg.shape().clone() })?
+            }
+            // No recorded forward (not expected): search the windows again.
+            _ => arg.apply_op2_no_bwd(&grad, &MaxPoolBackward(self.geom))?,
+        };
         Ok(Some(grad))
     }
 }
 
-/// The gradient of [`MaxPool`]: scatters each output gradient onto its window's first maximum.
+/// The gradient of [`MaxPool`] from its recorded argmax: each output gradient added onto its window's maximum.
+#[derive(Debug)]
+struct MaxPoolScatter {
+    argmax: Arc<[u32]>,
+    input: Shape,
+}
+
+impl Map1 for MaxPoolScatter {
+    fn f<T: WithDType>(&self, grad: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
+        let grad = contiguous(grad, layout, "max_pool2d_backward")?;
+        let (_, _, h, w) = self.input.dims4()?;
+        let (_, _, oh, ow) = layout.shape().dims4()?;
+        let mut out = vec![T::zero(); self.input.elem_count()];
+        out.par_chunks_mut(h * w).zip(grad.par_chunks(oh * ow)).zip(self.argmax.par_chunks(oh * ow)).for_each(
+            |((out, grad), argmax)| {
+                for (&g, &i) in grad.iter().zip(argmax) {
+                    out[i as usize] += g;
+                }
+            },
+        );
+        Ok(out)
+    }
+}
+
+impl CustomOp1 for MaxPoolScatter {
+    fn name(&self) -> &'static str {
+        "fastvision-max-pool2d-scatter"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
+        Ok((self.map(storage, layout)?, self.input.clone()))
+    }
+}
+
+/// The gradient of [`MaxPool`] without a recorded argmax: scatters each output gradient onto its window's first
+/// maximum.
 #[derive(Debug, Clone, Copy)]
 struct MaxPoolBackward(PoolGeom);
 
@@ -201,6 +267,16 @@ impl CustomOp2 for ReluBackward {
         l2: &Layout,
     ) -> candle::Result<(CpuStorage, Shape)> {
         Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
+    }
+}
+
+/// `relu(a + b)` (the end of a residual block): fastvision-ops' fused op on the CPU in f32/f64, else the sum
+/// through [`relu`].
+pub(crate) fn add_relu(a: &Tensor, b: &Tensor) -> candle::Result<Tensor> {
+    if a.device().is_cpu() && matches!(a.dtype(), candle::DType::F32 | candle::DType::F64) && a.dtype() == b.dtype() {
+        Ok(fastvision_ops::add_relu(a, b)?)
+    } else {
+        relu(&(a + b)?)
     }
 }
 

@@ -36,7 +36,7 @@ fn check_geom(xs: &Tensor, geom: &PoolGeom) -> Result<()> {
 /// [`max_pool2d`] with per-axis geometry and no argument checks (callers own valid shapes).
 pub(crate) fn max_pool2d_geom(xs: &Tensor, geom: PoolGeom) -> candle::Result<Tensor> {
     if xs.device().is_cpu() {
-        xs.contiguous()?.apply_op1(MaxPool(geom))
+        xs.contiguous()?.apply_op1(MaxPool::new(geom))
     } else {
         max_pool2d_composed(xs, geom)
     }

@@ -10,7 +10,7 @@ use candle::{DType, Device, Tensor};
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
 use crate::layers::{BatchNorm, Collector, Conv2d, Entry, Linear, Pass};
-use crate::ops::{relu, PoolGeom};
+use crate::ops::{add_relu, PoolGeom};
 use crate::pool::{adaptive_pool, max_pool2d_geom, Reduce};
 use crate::weights::{self, Param};
 
@@ -157,16 +157,14 @@ impl Block {
         let mut ys = xs.clone();
         let last = self.convs.len() - 1;
         for (i, (conv, bn)) in self.convs.iter().zip(&self.bns).enumerate() {
-            ys = bn.forward(&conv.forward(&ys, pass)?, pass)?;
-            if i < last {
-                ys = relu(&ys)?;
-            }
+            let zs = conv.forward(&ys, pass)?;
+            ys = if i < last { bn.forward_relu(&zs, pass)? } else { bn.forward(&zs, pass)? };
         }
         let identity = match &self.downsample {
             Some(d) => d.forward(xs, pass)?,
             None => xs.clone(),
         };
-        relu(&(ys + identity)?)
+        add_relu(&ys, &identity)
     }
 
     fn collect(&self, prefix: &str, out: &mut Collector) {
@@ -234,7 +232,7 @@ impl ResNetBody {
     pub fn forward(&self, xs: &Tensor, train: bool, frozen: [bool; 2]) -> candle::Result<Tensor> {
         let pass0 = Pass { train, frozen: frozen[0] };
         let pass1 = Pass { train, frozen: frozen[1] };
-        let ys = relu(&self.bn1.forward(&self.conv1.forward(xs, pass0)?, pass0)?)?;
+        let ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass0)?, pass0)?;
         let stem_pool = PoolGeom { kernel: (3, 3), stride: (2, 2), padding: (1, 1) };
         let mut ys = max_pool2d_geom(&ys, stem_pool)?;
         for (s, stage) in self.stages.iter().enumerate() {

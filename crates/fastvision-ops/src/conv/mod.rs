@@ -1,0 +1,295 @@
+//! 2-D convolution as a candle custom op whose forward and both gradients run as packed matrix products on the
+//! CPU, replacing candle's tiled forward and its naive `conv_transpose2d` input gradient.
+
+mod geometry;
+mod im2col;
+mod kernels;
+
+use candle::backend::BackendStorage;
+use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
+
+use crate::error::{CandleContext, Error, Result};
+use crate::float::Float;
+use geometry::{out_len, Geometry, Plan};
+
+const OP: &str = "conv2d";
+
+/// The settings of a convolution, as in `torch.nn.functional.conv2d` (square stride, padding and dilation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Settings {
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+}
+
+/// 2-D convolution of `input` (N×C×H×W) with `weight` (O×C/groups×KH×KW), without bias, differentiable in both
+/// arguments.
+///
+/// On the CPU in f32 or f64 this runs fastvision's packed-GEMM kernels (forward, input gradient and weight gradient;
+/// a gradient is only computed for an argument that tracks one, so detached frozen weights cost nothing); other
+/// devices and dtypes go through candle's own `conv2d`.
+///
+/// ```
+/// use candle::{Device, Tensor};
+/// let x = Tensor::ones((1, 2, 5, 5), candle::DType::F32, &Device::Cpu)?;
+/// let w = Tensor::ones((4, 2, 3, 3), candle::DType::F32, &Device::Cpu)?;
+/// let y = fastvision_ops::conv2d(&x, &w, 2, 1, 1, 1)?;
+/// assert_eq!(y.dims(), &[1, 4, 3, 3]);
+/// // The centre pixel sees all 2·3·3 ones.
+/// assert_eq!(y.get(0)?.get(0)?.get(1)?.get(1)?.to_scalar::<f32>()?, 18.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn conv2d(
+    input: &Tensor,
+    weight: &Tensor,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+) -> Result<Tensor> {
+    let settings = Settings { stride, padding, dilation, groups };
+    geometry_of(input.dims(), weight.dims(), &settings)?;
+    if input.device().location() != weight.device().location() || input.dtype() != weight.dtype() {
+        return Err(Error::Mismatch {
+            op: OP,
+            what: format!(
+                "input is {:?} on {:?} but weight is {:?} on {:?}",
+                input.dtype(),
+                input.device().location(),
+                weight.dtype(),
+                weight.device().location()
+            ),
+        });
+    }
+    if !native(input) {
+        return input.conv2d(weight, padding, stride, dilation, groups).ctx(OP, "running candle's conv2d");
+    }
+    let input = input.contiguous().ctx(OP, "making the input contiguous")?;
+    let weight = weight.contiguous().ctx(OP, "making the weight contiguous")?;
+    crate::profile::timed("conv2d.forward", || input.apply_op2(&weight, Conv2dOp(settings)))
+        .ctx(OP, "running the convolution")
+}
+
+/// Whether the fastvision kernels handle this tensor (CPU, f32 or f64).
+fn native(t: &Tensor) -> bool {
+    t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
+}
+
+/// Checks the shapes and settings and derives every size.
+fn geometry_of(input: &[usize], weight: &[usize], s: &Settings) -> Result<Geometry> {
+    let positive = |name, value: usize| {
+        if value == 0 {
+            Err(Error::Parameter { op: OP, name, value: "0".into(), reason: "must be at least 1" })
+        } else {
+            Ok(())
+        }
+    };
+    positive("stride", s.stride)?;
+    positive("dilation", s.dilation)?;
+    positive("groups", s.groups)?;
+    let &[batch, c_in, h_in, w_in] = input else {
+        return Err(shape_error("input", input, "it must be N×C×H×W".into()));
+    };
+    let &[c_out, c_in_g, k_h, k_w] = weight else {
+        return Err(shape_error("weight", weight, "it must be O×C/groups×KH×KW".into()));
+    };
+    if c_in_g * s.groups != c_in || c_out % s.groups != 0 || c_out == 0 || k_h == 0 || k_w == 0 {
+        let expected = format!(
+            "with {c_in} input channels and {} groups it must be O×{}×KH×KW with O a positive multiple of the groups",
+            s.groups,
+            c_in / s.groups.max(1)
+        );
+        return Err(shape_error("weight", weight, expected));
+    }
+    let h_out = out_len(h_in, k_h, s.stride, s.padding, s.dilation);
+    let w_out = out_len(w_in, k_w, s.stride, s.padding, s.dilation);
+    let (Some(h_out), Some(w_out)) = (h_out, w_out) else {
+        let expected = format!("the padded input must be at least as large as the {k_h}×{k_w} kernel (dilated)");
+        return Err(shape_error("input", input, expected));
+    };
+    let (stride, padding, dilation, groups) = (s.stride, s.padding, s.dilation, s.groups);
+    Ok(Geometry { batch, c_in, h_in, w_in, c_out, k_h, k_w, stride, padding, dilation, groups, h_out, w_out })
+}
+
+fn shape_error(what: &'static str, shape: &[usize], expected: String) -> Error {
+    Error::Shape { op: OP, what, shape: shape.to_vec(), expected }
+}
+
+/// A contiguous storage's data, or a candle error naming the operation.
+fn contiguous<'a, T: Float>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle::Result<&'a [T]> {
+    let Some((start, end)) = l.contiguous_offsets() else { candle::bail!("{op}: expected a contiguous tensor") };
+    Ok(&s.as_slice::<T>()?[start..end])
+}
+
+/// Runs `f` on the two storages as slices of one float type.
+fn dispatch2(
+    op: &str,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    f32_fn: impl FnOnce(&[f32], &[f32]) -> Vec<f32>,
+    f64_fn: impl FnOnce(&[f64], &[f64]) -> Vec<f64>,
+) -> candle::Result<CpuStorage> {
+    match (s1, s2) {
+        (CpuStorage::F32(_), CpuStorage::F32(_)) => {
+            Ok(CpuStorage::F32(f32_fn(contiguous(s1, l1, op)?, contiguous(s2, l2, op)?)))
+        }
+        (CpuStorage::F64(_), CpuStorage::F64(_)) => {
+            Ok(CpuStorage::F64(f64_fn(contiguous(s1, l1, op)?, contiguous(s2, l2, op)?)))
+        }
+        _ => candle::bail!("{op}: only f32 and f64 tensors of one dtype are supported, got {:?}", s1.dtype()),
+    }
+}
+
+/// The forward op: (input, weight) → output.
+struct Conv2dOp(Settings);
+
+impl CustomOp2 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "fastvision-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle::Result<(CpuStorage, Shape)> {
+        let g = geometry_of(l1.dims(), l2.dims(), &self.0)?;
+        let out = dispatch2(
+            self.name(),
+            (s1, l1),
+            (s2, l2),
+            |x, w| kernels::forward(x, w, &g, &Plan::new(&g)),
+            |x, w| kernels::forward(x, w, &g, &Plan::new(&g)),
+        )?;
+        Ok((out, Shape::from((g.batch, g.c_out, g.h_out, g.w_out))))
+    }
+
+    fn bwd(
+        &self,
+        input: &Tensor,
+        weight: &Tensor,
+        _output: &Tensor,
+        grad: &Tensor,
+    ) -> candle::Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let grad_input = if input.track_op() {
+            let op = InputGradOp { settings: self.0, input_dims: dims4(input)? };
+            Some(crate::profile::timed("conv2d.input_grad", || grad.apply_op2_no_bwd(weight, &op))?)
+        } else {
+            None
+        };
+        let grad_weight = if weight.track_op() {
+            let op = WeightGradOp { settings: self.0, weight_dims: dims4(weight)? };
+            Some(crate::profile::timed("conv2d.weight_grad", || input.apply_op2_no_bwd(&grad, &op))?)
+        } else {
+            None
+        };
+        Ok((grad_input, grad_weight))
+    }
+}
+
+fn dims4(t: &Tensor) -> candle::Result<[usize; 4]> {
+    let (a, b, c, d) = t.dims4()?;
+    Ok([a, b, c, d])
+}
+
+/// The input gradient: (output gradient, weight) → input gradient of shape `input_dims`.
+struct InputGradOp {
+    settings: Settings,
+    input_dims: [usize; 4],
+}
+
+impl CustomOp2 for InputGradOp {
+    fn name(&self) -> &'static str {
+        "fastvision-conv2d-input-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle::Result<(CpuStorage, Shape)> {
+        let g = geometry_of(&self.input_dims, l2.dims(), &self.settings)?;
+        if l1.dims() != [g.batch, g.c_out, g.h_out, g.w_out] {
+            candle::bail!("{}: output gradient of shape {:?} does not match {g:?}", self.name(), l1.dims());
+        }
+        let out = dispatch2(
+            self.name(),
+            (s1, l1),
+            (s2, l2),
+            |dy, w| kernels::input_grad(dy, w, &g, &Plan::new(&g)),
+            |dy, w| kernels::input_grad(dy, w, &g, &Plan::new(&g)),
+        )?;
+        Ok((out, Shape::from(self.input_dims.to_vec())))
+    }
+}
+
+/// The weight gradient: (input, output gradient) → weight gradient of shape `weight_dims`.
+struct WeightGradOp {
+    settings: Settings,
+    weight_dims: [usize; 4],
+}
+
+impl CustomOp2 for WeightGradOp {
+    fn name(&self) -> &'static str {
+        "fastvision-conv2d-weight-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle::Result<(CpuStorage, Shape)> {
+        let g = geometry_of(l1.dims(), &self.weight_dims, &self.settings)?;
+        if l2.dims() != [g.batch, g.c_out, g.h_out, g.w_out] {
+            candle::bail!("{}: output gradient of shape {:?} does not match {g:?}", self.name(), l2.dims());
+        }
+        let out = dispatch2(
+            self.name(),
+            (s1, l1),
+            (s2, l2),
+            |x, dy| kernels::weight_grad(x, dy, &g, &Plan::new(&g)),
+            |x, dy| kernels::weight_grad(x, dy, &g, &Plan::new(&g)),
+        )?;
+        Ok((out, Shape::from(self.weight_dims.to_vec())))
+    }
+}
+
+/// Input and weight gradients of [`conv2d`] given the output gradient, computed directly (without autograd); for
+/// benchmarks and tests. `None` where not `want`ed.
+pub fn conv2d_backward(
+    input: &Tensor,
+    weight: &Tensor,
+    grad_output: &Tensor,
+    (stride, padding, dilation, groups): (usize, usize, usize, usize),
+    (want_input, want_weight): (bool, bool),
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let settings = Settings { stride, padding, dilation, groups };
+    geometry_of(input.dims(), weight.dims(), &settings)?;
+    if !native(input) || !native(weight) || !native(grad_output) {
+        return Err(Error::Mismatch { op: OP, what: "conv2d_backward runs only on CPU f32/f64 tensors".into() });
+    }
+    let input = input.contiguous().ctx(OP, "making the input contiguous")?;
+    let grad = grad_output.contiguous().ctx(OP, "making the output gradient contiguous")?;
+    let weight = weight.contiguous().ctx(OP, "making the weight contiguous")?;
+    let grad_input = if want_input {
+        let op = InputGradOp { settings, input_dims: dims4(&input).ctx(OP, "reading the input shape")? };
+        Some(grad.apply_op2_no_bwd(&weight, &op).ctx(OP, "computing the input gradient")?)
+    } else {
+        None
+    };
+    let grad_weight = if want_weight {
+        let op = WeightGradOp { settings, weight_dims: dims4(&weight).ctx(OP, "reading the weight shape")? };
+        Some(input.apply_op2_no_bwd(&grad, &op).ctx(OP, "computing the weight gradient")?)
+    } else {
+        None
+    };
+    Ok((grad_input, grad_weight))
+}

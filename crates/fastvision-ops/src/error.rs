@@ -1,0 +1,76 @@
+//! The crate's one error type: what went wrong, grouped by who is at fault, and what to do about it.
+
+/// Everything a fastvision-ops call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // --- input: the tensors handed in do not fit the operation ---
+    /// A tensor's shape does not fit the operation.
+    #[error("{op}: {what} has shape {shape:?}, but {expected}; pass a tensor of that shape")]
+    Shape {
+        /// The operation (`conv2d`, `batch_norm_train`, ...).
+        op: &'static str,
+        /// Which argument (`input`, `weight`, ...).
+        what: &'static str,
+        /// The shape it has.
+        shape: Vec<usize>,
+        /// What the operation needs.
+        expected: String,
+    },
+    /// The arguments live on different devices or have different dtypes.
+    #[error("{op}: {what}; move the tensors to one device and one dtype first")]
+    Mismatch {
+        /// The operation.
+        op: &'static str,
+        /// What differs.
+        what: String,
+    },
+
+    // --- parameter: a setting is out of range ---
+    /// A numeric parameter is out of range.
+    #[error("{op}: parameter `{name}` = {value} is invalid: {reason}")]
+    Parameter {
+        /// The operation.
+        op: &'static str,
+        /// The parameter's name.
+        name: &'static str,
+        /// Its value, as text.
+        value: String,
+        /// Why it is rejected and what is accepted.
+        reason: &'static str,
+    },
+
+    // --- backend: candle refused an operation ---
+    /// A candle operation failed.
+    #[error("{op}: candle failed while {context}: {source}")]
+    Candle {
+        /// The operation.
+        op: &'static str,
+        /// What was being done.
+        context: &'static str,
+        /// candle's error.
+        #[source]
+        source: candle::Error,
+    },
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for candle::Error {
+    /// Lets code that returns `candle::Result` (layers, models) call these ops with `?`.
+    fn from(err: Error) -> Self {
+        candle::Error::wrap(err)
+    }
+}
+
+/// Adds the operation and a context string to a candle error.
+pub(crate) trait CandleContext<T> {
+    fn ctx(self, op: &'static str, context: &'static str) -> Result<T>;
+}
+
+impl<T> CandleContext<T> for candle::Result<T> {
+    fn ctx(self, op: &'static str, context: &'static str) -> Result<T> {
+        self.map_err(|source| Error::Candle { op, context, source })
+    }
+}

@@ -1,0 +1,41 @@
+//! Fast CPU training kernels for fastvision as candle custom ops with their own backward passes.
+//!
+//! # Brief overview
+//! - [`conv2d`]: 2-D convolution whose forward, input gradient and weight gradient are packed matrix products
+//!   (im2col/col2im per tile, the `gemm` crate's kernels, rayon over images), replacing candle's CPU convolution
+//!   and its naive `conv_transpose2d` input gradient. Gradients are computed only for arguments that track one.
+//! - [`batch_norm_train`] / [`batch_norm_eval`]: BatchNorm (optionally fused with ReLU) in one pass forward and two
+//!   backward, returning the [`BatchStats`] for the caller's running-average update.
+//! - [`add_relu`]: `relu(a + b)`, the end of every residual block, as one op.
+//! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
+//!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
+//!
+//! Other devices and dtypes fall back to candle's own operations, so the functions are safe to call everywhere.
+//!
+//! ```
+//! use candle::{DType, Device, Tensor, Var};
+//! use fastvision_ops::{batch_norm_train, conv2d};
+//! let x = Tensor::randn(0f32, 1.0, (2, 3, 8, 8), &Device::Cpu)?;
+//! let w = Var::randn(0f32, 0.1, (4, 3, 3, 3), &Device::Cpu)?;
+//! let gamma = Var::ones(4, DType::F32, &Device::Cpu)?;
+//! let beta = Var::zeros(4, DType::F32, &Device::Cpu)?;
+//! let y = conv2d(&x, &w, 1, 1, 1, 1)?;
+//! let (y, stats) = batch_norm_train(&y, &gamma, &beta, 1e-5, true)?;
+//! let grads = y.sum_all()?.backward()?;
+//! assert_eq!(grads.get(&w).expect("weight gradient").dims(), &[4, 3, 3, 3]);
+//! assert_eq!(stats.count, 2 * 8 * 8);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod add_relu;
+mod batchnorm;
+mod conv;
+mod error;
+mod float;
+pub mod malloc;
+pub mod profile;
+
+pub use add_relu::add_relu;
+pub use batchnorm::{batch_norm_eval, batch_norm_train, BatchStats};
+pub use conv::{conv2d, conv2d_backward};
+pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
-use fastvision::models::Arch;
+use fastvision::models::Backbone;
 use fastvision::train::{vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric};
 
 use crate::data_args::{display, DataArgs};
@@ -17,10 +17,11 @@ use crate::progress::TerminalReporter;
 pub struct Args {
     #[command(flatten)]
     data: DataArgs,
-    /// Architecture: resnet18, resnet34, resnet50, resnet101 or resnet152.
+    /// Architecture: resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision), or cifar-resnet20/32/44/56/110
+    /// (for 32 px images; --pretrained takes the real CIFAR-10 weights).
     #[arg(long, default_value = "resnet18")]
     arch: String,
-    /// Pretrained body weights (a torchvision ResNet safetensors file). Without it the body starts from random
+    /// Pretrained body weights (a torchvision ResNet or CIFAR ResNet safetensors file). Without it the body starts from random
     /// weights, as fastai's `pretrained=False`.
     #[arg(long, value_name = "FILE")]
     pretrained: Option<PathBuf>,
@@ -47,7 +48,7 @@ pub struct Args {
 
 /// Runs the workflow end to end.
 pub fn run(args: Args) -> Result<()> {
-    let arch: Arch = args.arch.parse().map_err(|_| anyhow::anyhow!("unknown --arch {:?}", args.arch))?;
+    let arch: Backbone = args.arch.parse()?;
     let source = args.data.source()?;
     let block = args.data.datablock(&source, None)?;
     let summary = block.summary(&source.dir, 4);

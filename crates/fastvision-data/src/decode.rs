@@ -4,7 +4,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, RgbImage};
 
-use crate::{Error, Result};
+use crate::{jpeg, Error, Result};
 
 /// Limits that keep a hostile or broken file from exhausting memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +24,16 @@ impl Default for DecodeLimits {
 
 /// Decodes `path` to RGB8: greyscale, RGBA (alpha dropped, as PIL's `convert('RGB')`), palette, 16-bit and CMYK all
 /// become 8-bit RGB, and the EXIF orientation is applied (phone photos come out upright).
+///
+/// JPEG goes through libjpeg-turbo with Pillow's settings, so its pixels are exactly the ones fastai sees; the other
+/// formats go through `image`.
 pub fn decode_rgb(path: &Path, limits: DecodeLimits) -> Result<RgbImage> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { action: "reading", path: path.into(), source })?;
     if bytes.is_empty() {
         return Err(Error::Decode { path: path.into(), reason: "the file is empty (0 bytes)".into() });
+    }
+    if jpeg::is_jpeg(&bytes) {
+        return jpeg::decode(path, &bytes, limits);
     }
     let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()

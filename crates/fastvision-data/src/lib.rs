@@ -31,6 +31,7 @@ mod dataloaders;
 mod decode;
 mod error;
 mod files;
+mod jpeg;
 mod label;
 mod loader;
 mod resize;

@@ -126,6 +126,82 @@ fn subsample2(xs: &Tensor) -> candle::Result<Tensor> {
     padded.reshape((n, c, oh, 2, ow, 2))?.narrow(3, 0, 1)?.narrow(5, 0, 1)?.reshape((n, c, oh, ow))
 }
 
+/// The CIFAR ResNet up to `layer3` (everything before the pooling and `linear`), the body of a
+/// [`crate::VisionModel`] built on a [`CifarArch`].
+#[derive(Debug, Clone)]
+pub(crate) struct CifarBody {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    stages: [Vec<CifarBlock>; 3],
+}
+
+/// How the body's modules are named: akamaster's attributes, or indices of a `Sequential(conv1, bn1, layer1,
+/// layer2, layer3)` as fastai's `create_body` numbers a model's children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CifarNames {
+    /// `conv1`, `bn1`, `layer1`..`layer3`.
+    Akamaster,
+    /// `0.0`, `0.1`, `0.2`..`0.4`.
+    Fastai,
+}
+
+impl CifarNames {
+    fn module(self, akamaster: &str, index: usize) -> String {
+        match self {
+            CifarNames::Akamaster => akamaster.to_string(),
+            CifarNames::Fastai => format!("0.{index}"),
+        }
+    }
+}
+
+impl CifarBody {
+    pub fn new(arch: CifarArch, init: &mut Init, place: &Place) -> candle::Result<Self> {
+        let conv1 = Conv2d::new(3, 16, 3, 1, 1, false, init, place)?;
+        let bn1 = BatchNorm::new(16, 0.0, place)?;
+        let mut stages: [Vec<CifarBlock>; 3] = Default::default();
+        let mut c_in = 16;
+        for (s, stage) in stages.iter_mut().enumerate() {
+            let planes = 16 << s;
+            for b in 0..arch.blocks_per_stage() {
+                let stride = if s > 0 && b == 0 { 2 } else { 1 };
+                stage.push(CifarBlock::new(c_in, planes, stride, init, place)?);
+                c_in = planes;
+            }
+        }
+        Ok(Self { conv1, bn1, stages })
+    }
+
+    /// The body's output, N×64×H/4×W/4; `frozen[g]` detaches group `g`'s weights (group 0: stem, layer1, layer2;
+    /// group 1: layer3 — the split fastai's resnet splitter makes, one stage shorter).
+    pub fn forward(&self, xs: &Tensor, train: bool, frozen: [bool; 2]) -> candle::Result<Tensor> {
+        let pass0 = Pass { train, frozen: frozen[0] };
+        let mut ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass0)?, pass0)?;
+        for (s, stage) in self.stages.iter().enumerate() {
+            let pass = Pass { train, frozen: frozen[usize::from(s == 2)] };
+            for block in stage {
+                ys = block.forward(&ys, pass)?;
+            }
+        }
+        Ok(ys)
+    }
+
+    /// Pushes the body's tensors: group `first_group` for the stem, layer1 and layer2, `first_group + 1` for layer3.
+    pub fn collect(&self, names: CifarNames, first_group: usize, out: &mut Collector) {
+        out.group = first_group;
+        self.conv1.collect(&names.module("conv1", 0), out);
+        self.bn1.collect(&names.module("bn1", 1), out);
+        for (s, stage) in self.stages.iter().enumerate() {
+            if s == 2 {
+                out.group = first_group + 1;
+            }
+            let stage_name = names.module(&format!("layer{}", s + 1), s + 2);
+            for (b, block) in stage.iter().enumerate() {
+                block.collect(&format!("{stage_name}.{b}"), out);
+            }
+        }
+    }
+}
+
 /// A CIFAR ResNet: `conv1` 3×3 3→16, `bn1`, three stages of 16/32/64 channels, global average pool, `linear`.
 ///
 /// ```
@@ -140,9 +216,7 @@ fn subsample2(xs: &Tensor) -> candle::Result<Tensor> {
 pub struct CifarResNet {
     arch: CifarArch,
     place: Place,
-    conv1: Conv2d,
-    bn1: BatchNorm,
-    stages: [Vec<CifarBlock>; 3],
+    body: CifarBody,
     linear: Linear,
 }
 
@@ -165,23 +239,12 @@ impl CifarResNet {
         }
         let place = Place { device: device.clone(), dtype: DType::F32 };
         let layers = (|| -> candle::Result<_> {
-            let conv1 = Conv2d::new(3, 16, 3, 1, 1, false, init, &place)?;
-            let bn1 = BatchNorm::new(16, 0.0, &place)?;
-            let mut stages: [Vec<CifarBlock>; 3] = Default::default();
-            let mut c_in = 16;
-            for (s, stage) in stages.iter_mut().enumerate() {
-                let planes = 16 << s;
-                for b in 0..arch.blocks_per_stage() {
-                    let stride = if s > 0 && b == 0 { 2 } else { 1 };
-                    stage.push(CifarBlock::new(c_in, planes, stride, init, &place)?);
-                    c_in = planes;
-                }
-            }
+            let body = CifarBody::new(arch, init, &place)?;
             let linear = Linear::kaiming_with_bias(64, n_classes, init, &place)?;
-            Ok((conv1, bn1, stages, linear))
+            Ok((body, linear))
         })();
-        let (conv1, bn1, stages, linear) = layers.ctx("creating the CIFAR ResNet")?;
-        Ok(Self { arch, place, conv1, bn1, stages, linear })
+        let (body, linear) = layers.ctx("creating the CIFAR ResNet")?;
+        Ok(Self { arch, place, body, linear })
     }
 
     /// The depth.
@@ -194,10 +257,7 @@ impl CifarResNet {
         let xs = check_images(xs, &self.arch.to_string(), self.place.dtype)?;
         let pass = Pass { train, frozen: false };
         let run = || -> candle::Result<Tensor> {
-            let mut ys = self.bn1.forward_relu(&self.conv1.forward(&xs, pass)?, pass)?;
-            for block in self.stages.iter().flatten() {
-                ys = block.forward(&ys, pass)?;
-            }
+            let ys = self.body.forward(&xs, train, [false; 2])?;
             let pooled = adaptive_pool(&ys, (1, 1), Reduce::Mean)?.flatten_from(1)?;
             self.linear.forward(&pooled, pass)
         };
@@ -226,14 +286,12 @@ impl CifarResNet {
 
     fn entries(&self) -> Vec<Entry> {
         let mut out = Collector::default();
-        self.conv1.collect("conv1", &mut out);
-        self.bn1.collect("bn1", &mut out);
-        for (s, stage) in self.stages.iter().enumerate() {
-            for (b, block) in stage.iter().enumerate() {
-                block.collect(&format!("layer{}.{b}", s + 1), &mut out);
-            }
-        }
+        self.body.collect(CifarNames::Akamaster, 0, &mut out);
         self.linear.collect("linear", &mut out);
+        // A plain CifarResNet is one parameter group; the body's split is for VisionModel.
+        for entry in &mut out.entries {
+            entry.group = 0;
+        }
         out.entries
     }
 }

@@ -46,5 +46,5 @@ pub use cifar::{CifarArch, CifarResNet};
 pub use error::{Error, MismatchReport, Result, ShapeMismatch};
 pub use pool::{adaptive_avg_pool2d, adaptive_concat_pool2d, adaptive_max_pool2d, max_pool2d};
 pub use resnet::{Arch, ResNet};
-pub use vision::{HeadConfig, VisionConfig, VisionModel};
+pub use vision::{Backbone, HeadConfig, VisionConfig, VisionModel};
 pub use weights::Param;

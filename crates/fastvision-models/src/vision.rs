@@ -1,12 +1,15 @@
 //! fastai's learner model, `Sequential(create_body(arch), create_head(nf, n_classes))`, with fastai's names
 //! (`0.*`, `1.*`), head initialisation, resnet splitter groups and freezing that detaches frozen weights.
 
+use std::fmt;
 use std::path::Path;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use candle::{DType, Device, Tensor};
 use fastvision_core::rng::Rng;
 
+use crate::cifar::{CifarArch, CifarBody, CifarNames};
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
 use crate::layers::{dropout, BatchNorm, Collector, Entry, Linear, Pass};
@@ -14,6 +17,95 @@ use crate::ops::relu;
 use crate::pool::{adaptive_pool, concat_pool, Reduce};
 use crate::resnet::{check_images, Arch, BodyNames, ResNetBody};
 use crate::weights::{self, Param};
+
+/// The body of a [`VisionModel`]: a torchvision ResNet, or a CIFAR ResNet (small 32×32 images, and the real
+/// trained weights in `weights/cifar-resnet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backbone {
+    /// torchvision's `resnet18`..`resnet152`.
+    ResNet(Arch),
+    /// akamaster's CIFAR `resnet20`..`resnet110`.
+    Cifar(CifarArch),
+}
+
+impl Backbone {
+    /// Channels of the body's output: 512 or 2048 for torchvision's ResNets, 64 for the CIFAR ones.
+    pub fn n_features(self) -> usize {
+        match self {
+            Backbone::ResNet(arch) => arch.n_features(),
+            Backbone::Cifar(_) => 64,
+        }
+    }
+}
+
+impl From<Arch> for Backbone {
+    fn from(arch: Arch) -> Self {
+        Backbone::ResNet(arch)
+    }
+}
+
+impl From<CifarArch> for Backbone {
+    fn from(arch: CifarArch) -> Self {
+        Backbone::Cifar(arch)
+    }
+}
+
+impl fmt::Display for Backbone {
+    /// `resnet34` or `cifar-resnet20`: the names [`Backbone::from_str`] reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backbone::ResNet(arch) => arch.fmt(f),
+            Backbone::Cifar(arch) => arch.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Backbone {
+    type Err = Error;
+
+    /// torchvision's names (`resnet18`...), then the CIFAR ones (`cifar-resnet20`, or `resnet20`...).
+    fn from_str(s: &str) -> Result<Self> {
+        if let Ok(arch) = s.parse::<Arch>() {
+            return Ok(Backbone::ResNet(arch));
+        }
+        s.parse::<CifarArch>().map(Backbone::Cifar).map_err(|_| Error::UnknownArch {
+            name: s.to_string(),
+            known: "resnet18, resnet34, resnet50, resnet101, resnet152, cifar-resnet20, cifar-resnet32, \
+                    cifar-resnet44, cifar-resnet56, cifar-resnet110",
+        })
+    }
+}
+
+/// The body's layers for either backbone.
+#[derive(Debug, Clone)]
+enum Body {
+    ResNet(ResNetBody),
+    Cifar(CifarBody),
+}
+
+impl Body {
+    fn new(backbone: Backbone, init: &mut Init, place: &Place) -> candle::Result<Self> {
+        Ok(match backbone {
+            Backbone::ResNet(arch) => Body::ResNet(ResNetBody::new(arch, init, place)?),
+            Backbone::Cifar(arch) => Body::Cifar(CifarBody::new(arch, init, place)?),
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool, frozen: [bool; 2]) -> candle::Result<Tensor> {
+        match self {
+            Body::ResNet(body) => body.forward(xs, train, frozen),
+            Body::Cifar(body) => body.forward(xs, train, frozen),
+        }
+    }
+
+    /// The body's tensors under fastai's names (`0.*`), groups 0 and 1.
+    fn collect(&self, out: &mut Collector) {
+        match self {
+            Body::ResNet(body) => body.collect(BodyNames::Fastai, 0, out),
+            Body::Cifar(body) => body.collect(CifarNames::Fastai, 0, out),
+        }
+    }
+}
 
 /// fastai's `create_head` options; `Default` is fastai's defaults (`lin_ftrs=[512]`, `ps=0.5`,
 /// `concat_pool=True`, `first_bn=True`, `lin_first=False`, `bn_final=False`).
@@ -141,11 +233,12 @@ impl Head {
 /// for them at all; BatchNorm scales and shifts keep training (fastai's `train_bn=True`).
 #[derive(Debug)]
 pub struct VisionModel {
-    arch: Arch,
+    arch: Backbone,
     n_classes: usize,
     place: Place,
-    body: ResNetBody,
+    body: Body,
     head: Head,
+    head_config: HeadConfig,
     frozen_groups: usize,
     dropout_seed: AtomicU64,
     dropout_calls: AtomicU64,
@@ -154,24 +247,25 @@ pub struct VisionModel {
 impl VisionModel {
     /// A model with a randomly initialised body (torchvision's init) and fastai's head for `n_classes`, from
     /// `seed` (which also seeds dropout). Load pretrained weights with [`VisionModel::load_body`].
-    pub fn new(arch: Arch, n_classes: usize, device: &Device, seed: u64) -> Result<Self> {
+    pub fn new(arch: impl Into<Backbone>, n_classes: usize, device: &Device, seed: u64) -> Result<Self> {
         Self::with_config(arch, n_classes, &VisionConfig::default(), device, seed)
     }
 
     /// [`VisionModel::new`] with a head layout and parameter type.
     pub fn with_config(
-        arch: Arch,
+        arch: impl Into<Backbone>,
         n_classes: usize,
         config: &VisionConfig,
         device: &Device,
         seed: u64,
     ) -> Result<Self> {
+        let arch = arch.into();
         weights::check_float(config.dtype)?;
         if n_classes == 0 {
             return Err(Error::InvalidParameter { name: "n_classes", value: "0".into(), reason: "must be at least 1" });
         }
         let place = Place { device: device.clone(), dtype: config.dtype };
-        let body = ResNetBody::new(arch, &mut Init::seeded(seed, 1), &place).ctx("creating the body")?;
+        let body = Body::new(arch, &mut Init::seeded(seed, 1), &place).ctx("creating the body")?;
         let head = Head::new(arch.n_features(), n_classes, &config.head, &mut Init::seeded(seed, 2), &place)?;
         Ok(Self {
             arch,
@@ -179,6 +273,7 @@ impl VisionModel {
             place,
             body,
             head,
+            head_config: config.head.clone(),
             frozen_groups: 0,
             dropout_seed: AtomicU64::new(seed),
             dropout_calls: AtomicU64::new(0),
@@ -186,7 +281,7 @@ impl VisionModel {
     }
 
     /// The backbone architecture.
-    pub fn arch(&self) -> Arch {
+    pub fn arch(&self) -> Backbone {
         self.arch
     }
 
@@ -198,6 +293,11 @@ impl VisionModel {
     /// The device the parameters live on.
     pub fn device(&self) -> &Device {
         &self.place.device
+    }
+
+    /// The head's layout it was built with.
+    pub fn head_config(&self) -> &HeadConfig {
+        &self.head_config
     }
 
     /// The parameters' type.
@@ -216,9 +316,10 @@ impl VisionModel {
         logits.to_dtype(DType::F32).ctx("logits to f32")
     }
 
-    /// The body's output (fastai's `create_body`), N×nf×H/32×W/32, before the head's pooling.
+    /// The body's output (fastai's `create_body`), N×nf×H/32×W/32 (H/4×W/4 for a CIFAR body), before the head's
+    /// pooling.
     pub fn body_features(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let xs = check_images(xs, self.arch.name(), self.place.dtype)?;
+        let xs = check_images(xs, &self.arch.to_string(), self.place.dtype)?;
         let frozen = [self.frozen_groups > 0, self.frozen_groups > 1];
         self.body.forward(&xs, train, frozen).ctx(&format!("{} body forward on {:?}", self.arch, xs.dims()))
     }
@@ -230,6 +331,7 @@ impl VisionModel {
     }
 
     /// The number of parameter groups: 3 (body\[:6\] = stem, layer1, layer2; body\[6:\] = layer3, layer4; head).
+    /// A CIFAR body splits the same way: stem, layer1, layer2; then layer3; then the head.
     pub fn n_groups(&self) -> usize {
         3
     }
@@ -278,11 +380,16 @@ impl VisionModel {
     }
 
     /// Loads only the body, keeping the new head: from a torchvision file (`conv1.*`, `layer1.*`...; `fc.*` is
-    /// skipped) or a fastai file (`0.*`; `1.*` is skipped).
+    /// skipped), an akamaster CIFAR file (`conv1.*`, `layer1.*`...; `linear.*` is skipped) or a fastai file (`0.*`;
+    /// `1.*` is skipped).
     pub fn load_body(&self, path: &Path) -> Result<()> {
         let mut out = Collector::default();
-        self.body.collect(BodyNames::Fastai, 0, &mut out);
-        weights::load(&out.entries, path, &format!("the {} body", self.arch), &torchvision_to_body)
+        self.body.collect(&mut out);
+        let rename: &dyn Fn(&str) -> Option<String> = match self.arch {
+            Backbone::ResNet(_) => &torchvision_to_body,
+            Backbone::Cifar(_) => &akamaster_to_body,
+        };
+        weights::load(&out.entries, path, &format!("the {} body", self.arch), rename)
     }
 
     /// Saves every tensor under fastai's names, atomically.
@@ -296,7 +403,7 @@ impl VisionModel {
 
     fn entries(&self) -> Vec<Entry> {
         let mut out = Collector::default();
-        self.body.collect(BodyNames::Fastai, 0, &mut out);
+        self.body.collect(&mut out);
         out.group = 2;
         self.head.collect(&mut out);
         out.entries
@@ -316,6 +423,25 @@ fn torchvision_to_body(name: &str) -> Option<String> {
         let stage = name.strip_prefix("layer").and_then(|r| r.split_once('.'));
         match stage.and_then(|(k, rest)| Some((k.parse::<usize>().ok().filter(|k| (1..=4).contains(k))?, rest))) {
             Some((k, rest)) => format!("0.{}.{rest}", k + 3),
+            None => name.to_string(),
+        }
+    };
+    Some(mapped)
+}
+
+/// Maps an akamaster CIFAR or fastai name to the CIFAR body's fastai name; `None` for classifier tensors.
+fn akamaster_to_body(name: &str) -> Option<String> {
+    if name.starts_with("linear.") || name.starts_with("1.") {
+        return None;
+    }
+    let mapped = if let Some(rest) = name.strip_prefix("conv1.") {
+        format!("0.0.{rest}")
+    } else if let Some(rest) = name.strip_prefix("bn1.") {
+        format!("0.1.{rest}")
+    } else {
+        let stage = name.strip_prefix("layer").and_then(|r| r.split_once('.'));
+        match stage.and_then(|(k, rest)| Some((k.parse::<usize>().ok().filter(|k| (1..=3).contains(k))?, rest))) {
+            Some((k, rest)) => format!("0.{}.{rest}", k + 1),
             None => name.to_string(),
         }
     };

@@ -60,7 +60,7 @@ pub mod prelude {
     };
     pub use crate::interpret::ClassificationInterpretation;
     pub use crate::losses::{CrossEntropyLossFlat, LabelSmoothingCrossEntropy, Loss};
-    pub use crate::models::{Arch, VisionModel};
+    pub use crate::models::{Arch, Backbone, VisionModel};
     pub use crate::train::{
         load_learner, vision_learner, DatasetSplit, FineTuneConfig, Learner, LrFindConfig, LrRange, Metric,
     };

@@ -191,13 +191,7 @@ fn eval_of_the_real_cifar_resnets_matches_the_reference() {
         let accuracy: f64 =
             last.strip_prefix("accuracy: ").unwrap_or_else(|| panic!("last line {last:?}")).parse().unwrap();
         let correct = (accuracy * 20.0).round() as usize;
-        // FIXME: the `image` crate's JPEG decoder differs from Pillow's libjpeg-turbo by up to 3 levels on these
-        // 32×32 images, which flips resnet20's prediction on frog/0001 (to the right class). With Pillow's pixels
-        // the models match the reference logits to 1e-5 (fastvision-models tests/it/cifar.rs).
-        let allowed = if model == "resnet20" { 1 } else { 0 };
-        assert!(
-            correct.abs_diff(reference_correct) <= allowed,
-            "{model}: {correct}/20 correct, reference {reference_correct}/20"
-        );
+        // Exact: JPEGs are decoded by libjpeg-turbo with Pillow's settings, so the pixels are the reference's.
+        assert_eq!(correct, reference_correct, "{model}: {correct}/20 correct, reference {reference_correct}/20");
     }
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod category;
 mod files;
 mod golden;
+mod jpeg;
 mod labelling;
 mod loader;
 mod pets;

@@ -1,9 +1,10 @@
 //! The CIFAR ResNets with real trained weights against reference-logits.json (20 training JPEGs, an independent
 //! float64 forward pass).
 //!
-//! The reference decoded the JPEGs with Pillow (libjpeg-turbo). The `image` crate's decoder (zune-jpeg) differs
-//! from it by up to 3 levels on about a quarter of these 4:2:0 pixels, which moves resnet20's logits by up to 0.64
-//! and flips one argmax (frog/0001), so the model is tested on Pillow's pixels: `data/cifar20-pillow-pixels`
+//! The reference decoded the JPEGs with Pillow (libjpeg-turbo). A decoder that differs by even 3 levels (as the
+//! `image` crate's zune-jpeg did) moves resnet20's logits by up to 0.64 and flips one argmax (frog/0001), so the
+//! model is tested on Pillow's own pixels, independent of any decoder (fastvision-data decodes with libjpeg-turbo
+//! and checks it gets exactly these pixels in its tests/it/jpeg.rs): `data/cifar20-pillow-pixels`
 //! holds them (u8, N×32×32×3, the reference's image order), made with Pillow 13.0.0 by
 //! `np.stack([np.asarray(Image.open(io.BytesIO(tar.extractfile(f"train/{name}").read())).convert("RGB"))
 //! for name in reference["images"]])` from `$FASTVISION_SHARED/data/cifar10-train.tar.gz`.
@@ -90,4 +91,51 @@ fn every_cifar_depth_trains() {
             assert!(crate::common::max_abs(g) > 0.0, "{arch}: zero gradient for {}", p.name);
         }
     }
+}
+
+#[test]
+fn a_vision_model_on_the_real_cifar_body_reproduces_its_features() {
+    use fastvision_models::{Backbone, VisionModel};
+    let reference = reference();
+    let images = load_images(&reference);
+    let weights = shared("weights/cifar-resnet/resnet20.safetensors");
+    let backbone: Backbone = "cifar-resnet20".parse().unwrap();
+    assert_eq!(backbone, Backbone::Cifar(CifarArch::ResNet20));
+    assert_eq!(backbone.to_string(), "cifar-resnet20");
+    let model = VisionModel::new(backbone, 3, &Device::Cpu, 0).unwrap();
+    model.load_body(&weights).unwrap();
+    // The real classifier on the pooled body features gives the reference logits: the body loaded whole.
+    let features = model.body_features(&images, false).unwrap();
+    assert_eq!(features.dims(), &[20, 64, 8, 8]);
+    let mut tensors = candle::safetensors::load(&weights, &Device::Cpu).unwrap();
+    let (w, b) = (tensors.remove("linear.weight").unwrap(), tensors.remove("linear.bias").unwrap());
+    let pooled = features.mean(3).unwrap().mean(2).unwrap();
+    let logits = pooled.matmul(&w.t().unwrap()).unwrap().broadcast_add(&b).unwrap();
+    let expected: Vec<f32> = reference.json["models"]["resnet20"]["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect::<Vec<_>>())
+        .collect();
+    let expected = Tensor::from_vec(expected, (20, 10), &Device::Cpu).unwrap();
+    let err = max_abs_diff(&logits, &expected);
+    assert!(err <= LOGIT_TOL, "max abs logit error {err:.3e}");
+
+    // fastai's resnet split, one stage shorter: stem + layer1 + layer2, layer3, head.
+    let params = model.params();
+    let count = |g: usize| params.iter().filter(|p| p.group == g).count();
+    assert_eq!((count(0), count(1), count(2)), (3 + 6 * 6, 3 * 6, 6));
+    assert_eq!(params[0].name, "0.0.weight");
+    assert!(params.iter().any(|p| p.name == "0.4.2.conv2.weight" && p.group == 1));
+    assert_eq!(model.forward_t(&images, false).unwrap().dims(), &[20, 3]);
+}
+
+#[test]
+fn a_classifier_file_is_not_a_cifar_body() {
+    use fastvision_models::VisionModel;
+    let model = VisionModel::new(CifarArch::ResNet20, 10, &Device::Cpu, 0).unwrap();
+    let torchvision = shared("fixtures/resnet/torchvision-resnet18.safetensors");
+    let message = model.load_body(&torchvision).unwrap_err().to_string();
+    assert!(message.contains("cifar-resnet20") && message.contains("0.0.weight"), "{message}");
+    assert!("resnet7".parse::<fastvision_models::Backbone>().unwrap_err().to_string().contains("cifar-resnet20"));
 }

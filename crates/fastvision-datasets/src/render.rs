@@ -17,7 +17,7 @@ use crate::{Error, Result};
 use shapes::{Shape, Texture};
 
 /// The folder [`default_dataset`] renders into, under the cache root. The version changes whenever the pictures do.
-pub const DEFAULT_DATASET_FOLDER: &str = "fastvision-default-v1";
+pub const DEFAULT_DATASET_FOLDER: &str = "fastvision-default-v2";
 
 /// The file inside a finished data set folder that records what was rendered; its presence means "complete".
 pub const COMPLETE_MARKER: &str = ".fastvision-complete";

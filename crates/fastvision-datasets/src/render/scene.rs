@@ -29,13 +29,15 @@ pub(crate) fn render_scene(shape: Shape, texture: Texture, min_side: u32, max_si
     canvas
 }
 
-/// Width and height uniform in `min_side..=max_side`, at least 8% apart so no image is square.
+/// Width and height uniform in `min_side..=max_side`, at least 8% apart so no image is square, and at most 3:2
+/// like a photo (a 3:1 picture loses two thirds of itself to the square crop of presizing, object included).
 fn sample_size(min_side: u32, max_side: u32, rng: &mut Rng) -> (usize, usize) {
     let span = (max_side - min_side + 1) as usize;
     let width = min_side as usize + rng.below(span);
-    for _ in 0..16 {
+    for _ in 0..64 {
         let height = min_side as usize + rng.below(span);
-        if width.abs_diff(height) * 100 >= 8 * width.max(height) {
+        let (long, short) = (width.max(height), width.min(height));
+        if (width.abs_diff(height) * 100 >= 8 * long) && 2 * long <= 3 * short {
             return (width, height);
         }
     }
@@ -109,17 +111,19 @@ fn draw_clutter(canvas: &mut Canvas, short_side: f32, rng: &mut Rng) {
     }
 }
 
-/// The class's object: 25–42% of the short side in radius, mostly inside the frame, rotated, slightly stretched,
-/// coloured to stand out from what is behind it, textured in its own frame and lit from one side.
+/// The class's object: 25–42% of the short side in radius, mostly inside the central square (what presizing's
+/// centre crop keeps, so a validation picture shows its object), rotated, slightly stretched, coloured to stand
+/// out from what is behind it, textured in its own frame and lit from one side.
 fn draw_object(canvas: &mut Canvas, shape: Shape, texture: Texture, rng: &mut Rng) {
     let short_side = canvas.width.min(canvas.height) as f32;
     let radius = rng.uniform(0.25, 0.42) as f32 * short_side;
     let stretch = rng.uniform(0.85, 1.15) as f32;
     let scale = [radius * stretch, radius / stretch];
     let margin = 0.8 * radius;
+    let square = [(canvas.width as f32 - short_side) / 2.0, (canvas.height as f32 - short_side) / 2.0];
     let center = [
-        rng.uniform(margin as f64, (canvas.width as f32 - margin) as f64) as f32,
-        rng.uniform(margin as f64, (canvas.height as f32 - margin) as f64) as f32,
+        rng.uniform((square[0] + margin) as f64, (square[0] + short_side - margin) as f64) as f32,
+        rng.uniform((square[1] + margin) as f64, (square[1] + short_side - margin) as f64) as f32,
     ];
     let angle = rng.uniform(0.0, std::f64::consts::TAU) as f32;
     let pose = Pose { center, scale, angle };

@@ -146,7 +146,7 @@ impl Learner {
         let meta = CheckpointMeta {
             format: "fastvision-checkpoint".into(),
             version: 1,
-            arch: self.model.arch().name().into(),
+            arch: self.model.arch().to_string(),
             n_classes: self.model.n_classes(),
             vocab: self.dls.vocab().clone(),
             frozen_groups: self.model.frozen_groups(),
@@ -177,7 +177,7 @@ impl Learner {
         let bad = |why: String| Error::BadCheckpoint { path: path.to_path_buf(), why };
         let meta: CheckpointMeta = serde_json::from_str(&json).map_err(|e| bad(format!("metadata: {e}")))?;
         if meta.format != "fastvision-checkpoint"
-            || meta.arch != self.model.arch().name()
+            || meta.arch != self.model.arch().to_string()
             || meta.n_classes != self.model.n_classes()
         {
             return Err(bad(format!(
@@ -185,7 +185,7 @@ impl Learner {
                 meta.format,
                 meta.arch,
                 meta.n_classes,
-                self.model.arch().name(),
+                self.model.arch(),
                 self.model.n_classes()
             )));
         }

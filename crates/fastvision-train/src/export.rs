@@ -12,7 +12,7 @@ use fastvision_data::{
     decode_rgb, get_image_files, to_chw, DecodeLimits, ItemTransform, PadMode, Resize, ResizeMethod,
 };
 use fastvision_losses::{CrossEntropyLossFlat, Loss};
-use fastvision_models::{Arch, VisionModel};
+use fastvision_models::{Backbone, HeadConfig, VisionConfig, VisionModel};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{read_safetensors, set_model_tensors, to_safetensors};
@@ -26,7 +26,7 @@ pub struct ExportMeta {
     pub format: String,
     /// Format version (1).
     pub version: u32,
-    /// Architecture name (`resnet34`).
+    /// Architecture name (`resnet34`, `cifar-resnet20`).
     pub arch: String,
     /// Class names; the index is the model's output.
     pub vocab: Vocab,
@@ -41,6 +41,40 @@ pub struct ExportMeta {
     pub min_scale: f64,
     /// Per-channel (mean, std) normalisation, if the model was trained with it.
     pub normalize: Option<([f32; 3], [f32; 3])>,
+    /// The head's layout (absent in older exports: fastai's default head).
+    #[serde(default)]
+    pub head: ExportHead,
+}
+
+/// [`HeadConfig`] as written in an export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportHead {
+    /// Hidden layer sizes.
+    pub lin_ftrs: Vec<usize>,
+    /// Final dropout probability.
+    pub ps: f64,
+    /// Concatenated max + average pooling.
+    pub concat_pool: bool,
+    /// BatchNorm before the first linear layer.
+    pub first_bn: bool,
+}
+
+impl Default for ExportHead {
+    fn default() -> Self {
+        HeadConfig::default().into()
+    }
+}
+
+impl From<HeadConfig> for ExportHead {
+    fn from(h: HeadConfig) -> Self {
+        Self { lin_ftrs: h.lin_ftrs, ps: h.ps, concat_pool: h.concat_pool, first_bn: h.first_bn }
+    }
+}
+
+impl From<ExportHead> for HeadConfig {
+    fn from(h: ExportHead) -> Self {
+        Self { lin_ftrs: h.lin_ftrs, ps: h.ps, concat_pool: h.concat_pool, first_bn: h.first_bn }
+    }
 }
 
 /// One prediction: fastai's `learn.predict` returns `(label, index, probabilities)`.
@@ -71,13 +105,14 @@ impl Learner {
         let meta = ExportMeta {
             format: "fastvision-export".into(),
             version: 1,
-            arch: self.model.arch().name().into(),
+            arch: self.model.arch().to_string(),
             vocab: self.dls.vocab().clone(),
             presize: item_tfm.output_size(),
             resize_method: resize_method.into(),
             size: batch_tfm.config().size,
             min_scale: batch_tfm.config().min_scale,
             normalize: batch_tfm.normalize().map(|n| (n.mean, n.std)),
+            head: self.model.head_config().clone().into(),
         };
         let json = serde_json::to_string_pretty(&meta)
             .map_err(|source| Error::Json { what: "export description".into(), source })?;
@@ -117,8 +152,9 @@ pub fn load_learner(path: &Path, device: &Device) -> Result<InferenceLearner> {
     if meta.format != "fastvision-export" {
         return Err(bad(format!("is a {}, not an export (use Learner::load for checkpoints)", meta.format)));
     }
-    let arch: Arch = meta.arch.parse().map_err(|_| bad(format!("unknown architecture {:?}", meta.arch)))?;
-    let model = VisionModel::new(arch, meta.vocab.len(), device, 0)
+    let arch: Backbone = meta.arch.parse().map_err(|_| bad(format!("unknown architecture {:?}", meta.arch)))?;
+    let vision = VisionConfig { head: meta.head.clone().into(), ..VisionConfig::default() };
+    let model = VisionModel::with_config(arch, meta.vocab.len(), &vision, device, 0)
         .map_err(|source| Error::Model { context: format!("creating {arch}"), source })?;
     set_model_tensors(&model, |n| tensors.get(n).cloned(), path)?;
     let (height, width) = meta.presize;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use fastvision_augment::{BatchAugment, Normalize};
 use fastvision_data::DataLoaders;
 use fastvision_losses::{CrossEntropyLossFlat, Loss};
-use fastvision_models::{Arch, VisionModel};
+use fastvision_models::{Backbone, HeadConfig, VisionConfig, VisionModel};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,11 +37,18 @@ pub struct LearnerConfig {
     pub seed: u64,
     /// Where [`Learner::save`] and [`Learner::load`] put checkpoints (fastai's `path/models`).
     pub checkpoint_dir: PathBuf,
+    /// The head [`vision_learner`] builds (fastai's `lin_ftrs`, `ps`, `concat_pool`, `first_bn` arguments).
+    pub head: HeadConfig,
 }
 
 impl Default for LearnerConfig {
     fn default() -> Self {
-        Self { opt: OptimizerConfig::default(), seed: 42, checkpoint_dir: PathBuf::from("models") }
+        Self {
+            opt: OptimizerConfig::default(),
+            seed: 42,
+            checkpoint_dir: PathBuf::from("models"),
+            head: HeadConfig::default(),
+        }
     }
 }
 
@@ -304,7 +311,7 @@ impl Learner {
 /// initialised, no normalisation is added and nothing is frozen (fastai's `pretrained=False`).
 pub fn vision_learner(
     dls: DataLoaders,
-    arch: Arch,
+    arch: impl Into<Backbone>,
     pretrained: Option<&Path>,
     metrics: Vec<Metric>,
 ) -> Result<Learner> {
@@ -314,15 +321,16 @@ pub fn vision_learner(
 /// [`vision_learner`] with explicit settings (seed, optimiser, checkpoint folder).
 pub fn vision_learner_with(
     dls: DataLoaders,
-    arch: Arch,
+    arch: impl Into<Backbone>,
     pretrained: Option<&Path>,
     metrics: Vec<Metric>,
     config: LearnerConfig,
 ) -> Result<Learner> {
+    let arch = arch.into();
     let device = dls.train().config().device.clone();
-    let model = VisionModel::new(arch, dls.n_classes(), &device, config.seed).map_err(|source| Error::Model {
-        context: format!("creating {arch} for {} classes", dls.n_classes()),
-        source,
+    let vision = VisionConfig { head: config.head.clone(), ..VisionConfig::default() };
+    let model = VisionModel::with_config(arch, dls.n_classes(), &vision, &device, config.seed).map_err(|source| {
+        Error::Model { context: format!("creating {arch} for {} classes", dls.n_classes()), source }
     })?;
     let Some(weights) = pretrained else {
         return Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config);

@@ -60,7 +60,7 @@ pub mod schedule;
 pub use callback::{Callback, EarlyStopping, FitState, Flow, Monitor, SaveBest};
 pub use checkpoint::{CheckpointMeta, METADATA_KEY};
 pub use error::{Error, Result};
-pub use export::{load_learner, ExportMeta, InferenceLearner, Prediction};
+pub use export::{load_learner, ExportHead, ExportMeta, InferenceLearner, Prediction};
 pub use learner::{
     param_groups, vision_learner, vision_learner_with, DatasetSplit, FitProgress, Learner, LearnerConfig, LrFindResult,
     PlannedPhase, Validation,

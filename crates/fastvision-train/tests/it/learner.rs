@@ -160,6 +160,37 @@ fn export_then_predict_matches_get_preds() -> fastvision_train::Result<()> {
     Ok(())
 }
 
+#[test]
+fn a_cifar_backbone_with_its_own_head_exports_and_loads_back() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let head = fastvision_models::HeadConfig { lin_ftrs: vec![32], ps: 0.1, concat_pool: false, first_bn: true };
+    let config = fastvision_train::LearnerConfig {
+        checkpoint_dir: dir.path().join("models"),
+        head: head.clone(),
+        ..Default::default()
+    };
+    let dls = crate::fixture::dataloaders(&dir.path().join("images"));
+    let arch = fastvision_models::CifarArch::ResNet20;
+    let mut learn =
+        fastvision_train::vision_learner_with(dls, arch, None, vec![fastvision_train::Metric::ErrorRate], config)?;
+    learn.fit(1, 1e-3)?;
+    let path = dir.path().join("export/model.safetensors");
+    learn.export(&path)?;
+    let inf = load_learner(&path, &candle::Device::Cpu)?;
+    assert_eq!((inf.meta.arch.as_str(), inf.model.head_config()), ("cifar-resnet20", &head));
+    let preds = learn.get_preds(DatasetSplit::Valid)?;
+    let p = inf.predict(learn.dls.valid().item_path(preds.item_ids[0]))?;
+    for (a, e) in p.probs.iter().zip(preds.probs_of(0)) {
+        assert!((a - e).abs() < 1e-4, "predict {:?} vs get_preds {:?}", p.probs, preds.probs_of(0));
+    }
+    // A checkpoint of this learner does not load into a resnet18 learner.
+    learn.save("c20")?;
+    let mut other = learner(dir.path());
+    let message = other.load("c20").unwrap_err().to_string();
+    assert!(message.contains("cifar-resnet20") && message.contains("resnet18"), "{message}");
+    Ok(())
+}
+
 /// A loss that returns NaN from its second call on.
 struct NanAfterFirst(std::sync::atomic::AtomicUsize, CrossEntropyLossFlat);
 

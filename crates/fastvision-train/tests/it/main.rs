@@ -10,3 +10,4 @@ mod golden_lr_find;
 mod golden_metrics;
 mod golden_schedules;
 mod learner;
+mod learning;

@@ -218,16 +218,19 @@ impl AugmentOp {
         match self.output {
             OutputDType::F32 => {
                 let mut out = vec![0.0f32; len];
+                cpu::advise_huge_pages(&out);
                 cpu::augment(source, g, &self.channel_affine, &self.images, &mut out);
                 CpuStorage::F32(out)
             }
             OutputDType::F16 => {
                 let mut out = vec![half::f16::ZERO; len];
+                cpu::advise_huge_pages(&out);
                 cpu::augment(source, g, &self.channel_affine, &self.images, &mut out);
                 CpuStorage::F16(out)
             }
             OutputDType::BF16 => {
                 let mut out = vec![half::bf16::ZERO; len];
+                cpu::advise_huge_pages(&out);
                 cpu::augment(source, g, &self.channel_affine, &self.images, &mut out);
                 CpuStorage::BF16(out)
             }

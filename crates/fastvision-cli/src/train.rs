@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
-use fastvision::models::Backbone;
+use fastvision::models::{Backbone, HeadConfig};
 use fastvision::train::{vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric};
 
 use crate::data_args::{display, DataArgs};
@@ -38,6 +38,9 @@ pub struct Args {
     /// Base learning rate of fine_tune (or lr_max of fit_one_cycle); default: lr_find's `valley` suggestion.
     #[arg(long, value_name = "LR")]
     lr: Option<f64>,
+    /// Dropout before the head's last layer (fastai's `vision_learner(ps=...)`; the earlier head dropout is half).
+    #[arg(long, default_value_t = 0.5, value_name = "P")]
+    ps: f64,
     /// Iterations of lr_find.
     #[arg(long, default_value_t = 100)]
     lr_find_iters: usize,
@@ -70,7 +73,8 @@ pub fn run(args: Args) -> Result<()> {
     let out = |name: &str| args.out.join(name);
     dls.show_batch(3, 3, &out("show_batch.png"))?;
 
-    let config = LearnerConfig { seed: args.data.seed, checkpoint_dir: out("models"), ..LearnerConfig::default() };
+    let head = HeadConfig { ps: args.ps, ..HeadConfig::default() };
+    let config = LearnerConfig { seed: args.data.seed, checkpoint_dir: out("models"), head, ..LearnerConfig::default() };
     let mut learn = vision_learner_with(dls, arch, args.pretrained.as_deref(), vec![Metric::ErrorRate], config)?
         .with_reporter(Box::new(TerminalReporter::default()));
     install_ctrl_c(learn.interrupt_handle());

@@ -6,6 +6,7 @@
 
 mod ci;
 mod docs;
+mod kernels;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -54,7 +55,11 @@ enum Task {
     },
     /// Regenerate docs/walkthrough/ (printed output and PNGs) from a real run of the release binary.
     Docs,
-    /// Everything CI checks: formatting, clippy, the whole test suite.
+    /// Compile-check the CUDA side without a GPU: every kernel through nvcc/ptxas for sm_80 and sm_90, then
+    /// `cargo clippy --features cuda` with candle's kernels stubbed. Needs python3 and PyPI the first time.
+    Kernels,
+    /// Everything CI checks: formatting, clippy, the whole test suite, then `kernels`
+    /// (`FASTVISION_SKIP_CUDA_CHECK=1` skips that last step locally; CI never sets it).
     Ci,
 }
 
@@ -80,6 +85,7 @@ fn main() -> Result<()> {
         Task::Bench { name, cuda, args } => bench(&name, cuda, &args),
         Task::Ci => ci::run(),
         Task::Docs => docs::run(),
+        Task::Kernels => kernels::run(),
     }
 }
 

@@ -74,7 +74,8 @@ pub fn run(args: Args) -> Result<()> {
     dls.show_batch(3, 3, &out("show_batch.png"))?;
 
     let head = HeadConfig { ps: args.ps, ..HeadConfig::default() };
-    let config = LearnerConfig { seed: args.data.seed, checkpoint_dir: out("models"), head, ..LearnerConfig::default() };
+    let config =
+        LearnerConfig { seed: args.data.seed, checkpoint_dir: out("models"), head, ..LearnerConfig::default() };
     let mut learn = vision_learner_with(dls, arch, args.pretrained.as_deref(), vec![Metric::ErrorRate], config)?
         .with_reporter(Box::new(TerminalReporter::default()));
     install_ctrl_c(learn.interrupt_handle());

@@ -50,9 +50,11 @@ __device__ __forceinline__ void bilinear_axis(float x, int size, int* i0, int* i
     *i1 = min(max(x1, 0), size - 1);
 }
 
-__device__ __forceinline__ float lighting(float v, float brightness_logit, float contrast) {
-    v = fminf(fmaxf(v, 1e-7f), 1.0f - 1e-7f);
-    const float y = (logf(v / (1.0f - v)) + brightness_logit) * contrast;
+// fastai's lighting of v = sum / divisor in logit space, written as the CPU's `lighting_scaled`: the logit is
+// ln(sum / (divisor - sum)) with the clamp scaled by divisor (no 1 - v cancellation near v = 1).
+__device__ __forceinline__ float lighting_scaled(float sum, float divisor, float brightness_logit, float contrast) {
+    sum = fminf(fmaxf(sum, 1e-7f * divisor), (1.0f - 1e-7f) * divisor);
+    const float y = (logf(sum / (divisor - sum)) + brightness_logit) * contrast;
     return 1.0f / (1.0f + expf(-y));
 }
 
@@ -112,8 +114,7 @@ __device__ void augment(const S* src, const float* params, D* dst, int n_images,
 #pragma unroll
     for (int c = 0; c < MAX_CHANNELS; ++c) {
         if (c >= channels) break;
-        float v = acc[c] / divisor;
-        if (lit) v = lighting(v, p[12], p[13]);
+        const float v = lit ? lighting_scaled(acc[c], divisor, p[12], p[13]) : acc[c] / divisor;
         store(dst, (n * channels + c) * out_plane + (long)i * out_w + j, v * params[2 * c] + params[2 * c + 1]);
     }
 }

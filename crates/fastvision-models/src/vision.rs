@@ -385,11 +385,11 @@ impl VisionModel {
     pub fn load_body(&self, path: &Path) -> Result<()> {
         let mut out = Collector::default();
         self.body.collect(&mut out);
-        let rename: &dyn Fn(&str) -> Option<String> = match self.arch {
-            Backbone::ResNet(_) => &torchvision_to_body,
-            Backbone::Cifar(_) => &akamaster_to_body,
+        let layout = match self.arch {
+            Backbone::ResNet(_) => &TORCHVISION,
+            Backbone::Cifar(_) => &AKAMASTER,
         };
-        weights::load(&out.entries, path, &format!("the {} body", self.arch), rename)
+        weights::load(&out.entries, path, &format!("the {} body", self.arch), &|name| layout.to_body(name))
     }
 
     /// Saves every tensor under fastai's names, atomically.
@@ -410,40 +410,37 @@ impl VisionModel {
     }
 }
 
-/// Maps a torchvision or fastai name to the body's fastai name; `None` for head tensors.
-fn torchvision_to_body(name: &str) -> Option<String> {
-    if name.starts_with("fc.") || name.starts_with("1.") {
-        return None;
-    }
-    let mapped = if let Some(rest) = name.strip_prefix("conv1.") {
-        format!("0.0.{rest}")
-    } else if let Some(rest) = name.strip_prefix("bn1.") {
-        format!("0.1.{rest}")
-    } else {
-        let stage = name.strip_prefix("layer").and_then(|r| r.split_once('.'));
-        match stage.and_then(|(k, rest)| Some((k.parse::<usize>().ok().filter(|k| (1..=4).contains(k))?, rest))) {
-            Some((k, rest)) => format!("0.{}.{rest}", k + 3),
-            None => name.to_string(),
-        }
-    };
-    Some(mapped)
+/// How a classifier file names its body: the classifier's prefix (skipped), the number of `layerK` stages and the
+/// fastai index of `layer1` in `create_body`'s Sequential.
+struct BodyLayout {
+    classifier: &'static str,
+    stages: usize,
+    first_stage: usize,
 }
 
-/// Maps an akamaster CIFAR or fastai name to the CIFAR body's fastai name; `None` for classifier tensors.
-fn akamaster_to_body(name: &str) -> Option<String> {
-    if name.starts_with("linear.") || name.starts_with("1.") {
-        return None;
-    }
-    let mapped = if let Some(rest) = name.strip_prefix("conv1.") {
-        format!("0.0.{rest}")
-    } else if let Some(rest) = name.strip_prefix("bn1.") {
-        format!("0.1.{rest}")
-    } else {
-        let stage = name.strip_prefix("layer").and_then(|r| r.split_once('.'));
-        match stage.and_then(|(k, rest)| Some((k.parse::<usize>().ok().filter(|k| (1..=3).contains(k))?, rest))) {
-            Some((k, rest)) => format!("0.{}.{rest}", k + 1),
-            None => name.to_string(),
+/// torchvision: `conv1, bn1, relu, maxpool, layer1..4, avgpool, fc`.
+const TORCHVISION: BodyLayout = BodyLayout { classifier: "fc.", stages: 4, first_stage: 4 };
+/// akamaster's CIFAR ResNets: `conv1, bn1, layer1..3, linear` (ReLU and pooling are functional).
+const AKAMASTER: BodyLayout = BodyLayout { classifier: "linear.", stages: 3, first_stage: 2 };
+
+impl BodyLayout {
+    /// Maps a classifier-file or fastai name to the body's fastai name; `None` for head/classifier tensors.
+    fn to_body(&self, name: &str) -> Option<String> {
+        if name.starts_with(self.classifier) || name.starts_with("1.") {
+            return None;
         }
-    };
-    Some(mapped)
+        let mapped = if let Some(rest) = name.strip_prefix("conv1.") {
+            format!("0.0.{rest}")
+        } else if let Some(rest) = name.strip_prefix("bn1.") {
+            format!("0.1.{rest}")
+        } else {
+            let stage = name.strip_prefix("layer").and_then(|r| r.split_once('.'));
+            let valid = |k: &usize| (1..=self.stages).contains(k);
+            match stage.and_then(|(k, rest)| Some((k.parse::<usize>().ok().filter(valid)?, rest))) {
+                Some((k, rest)) => format!("0.{}.{rest}", k - 1 + self.first_stage),
+                None => name.to_string(),
+            }
+        };
+        Some(mapped)
+    }
 }

@@ -14,7 +14,8 @@ use crate::{Error, Result};
 pub struct Report {
     /// The benchmark's name (`items`, `augment`, `loss`, `train`).
     pub bench: String,
-    /// The unit of `results` (for example `img/s` or `ms`).
+    /// The unit of `results` (for example `img/s` or `ms`), except keys whose suffix names theirs (see
+    /// [`Report::unit_of`]): what a benchmark adds next to its main measure (an epoch's wall time, a peak memory).
     pub unit: String,
     /// Value per implementation and configuration.
     pub results: BTreeMap<String, f64>,
@@ -36,7 +37,7 @@ impl Report {
         let width = self.results.keys().chain(self.ratios.keys()).map(String::len).max().unwrap_or(10).max(10);
         let mut out = format!("bench {} ({})\n", self.bench, self.unit);
         for (name, value) in &self.results {
-            let _ = writeln!(out, "  {name:<width$}  {value:>12.3} {}", self.unit);
+            let _ = writeln!(out, "  {name:<width$}  {value:>12.3} {}", self.unit_of(name));
         }
         for (name, value) in &self.ratios {
             let _ = writeln!(out, "  {name:<width$}  {value:>12.3}x");
@@ -45,6 +46,14 @@ impl Report {
             let _ = writeln!(out, "  note: {note}");
         }
         out
+    }
+
+    /// The unit of one result by its key's suffix (`_img_per_s`, `_gb_per_s`, `_ms`, `_s`, `_mb`), else
+    /// [`Report::unit`].
+    pub fn unit_of(&self, name: &str) -> &str {
+        const SUFFIXES: [(&str, &str); 5] =
+            [("_img_per_s", "img/s"), ("_gb_per_s", "GB/s"), ("_ms", "ms"), ("_s", "s"), ("_mb", "MiB")];
+        SUFFIXES.iter().find(|(suffix, _)| name.ends_with(suffix)).map_or(&self.unit, |(_, unit)| unit)
     }
 
     /// Writes the report as JSON, atomically.

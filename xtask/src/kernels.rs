@@ -201,9 +201,10 @@ fn stub_candle_kernels(root: &Path, work: &Path) -> Result<PathBuf> {
     }
     let build_rs = format!(
         "//! Stub written by `cargo xtask kernels`: empty PTX strings, no nvcc. For `cargo check` only.\n\
-         fn main() {{\n    \
-             let out = std::path::PathBuf::from(std::env::var(\"OUT_DIR\").unwrap());\n    \
-             std::fs::write(out.join(\"ptx.rs\"), {consts:?}).unwrap();\n\
+         fn main() -> Result<(), Box<dyn std::error::Error>> {{\n    \
+             let out = std::path::PathBuf::from(std::env::var(\"OUT_DIR\")?);\n    \
+             std::fs::write(out.join(\"ptx.rs\"), {consts:?})?;\n    \
+             Ok(())\n\
          }}\n"
     );
     std::fs::write(stub.join("build.rs"), build_rs).context("writing the stub build.rs")?;

@@ -17,17 +17,17 @@ pub(crate) trait Float: candle::WithDType + Default {
     /// outcome is a coin flip that a branch would mispredict half the time.
     fn where_positive(self, gate: Self) -> Self;
 
-    /// Runs `f` with this thread's scratch buffer number `slot` (0 or 1), grown to at least `len` elements; its
+    /// Runs `f` with this thread's scratch buffer number `slot` (0 to 4), grown to at least `len` elements; its
     /// contents are stale and must be written before they are read.
     fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }
 
 /// Number of scratch buffers per thread and element type.
-const SLOTS: usize = 2;
+const SLOTS: usize = 5;
 
 thread_local! {
-    static SCRATCH_F32: RefCell<[Vec<f32>; SLOTS]> = const { RefCell::new([Vec::new(), Vec::new()]) };
-    static SCRATCH_F64: RefCell<[Vec<f64>; SLOTS]> = const { RefCell::new([Vec::new(), Vec::new()]) };
+    static SCRATCH_F32: RefCell<[Vec<f32>; SLOTS]> = const { RefCell::new([const { Vec::new() }; SLOTS]) };
+    static SCRATCH_F64: RefCell<[Vec<f64>; SLOTS]> = const { RefCell::new([const { Vec::new() }; SLOTS]) };
 }
 
 /// Takes the buffer out of its slot while `f` runs (so a nested call on the same thread, e.g. from rayon work

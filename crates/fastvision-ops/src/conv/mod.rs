@@ -4,6 +4,7 @@
 mod geometry;
 mod im2col;
 mod kernels;
+mod winograd;
 
 use candle::backend::BackendStorage;
 use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
@@ -161,7 +162,14 @@ impl CustomOp2 for Conv2dOp {
             self.name(),
             (s1, l1),
             (s2, l2),
-            |x, w| kernels::forward(x, w, &g, &Plan::new(&g)),
+            // Winograd in f32 only: f64 is the precision reference, and its products are exact to the last bit.
+            |x, w| {
+                if winograd::applies(&g) {
+                    winograd::forward(x, w, &g)
+                } else {
+                    kernels::forward(x, w, &g, &Plan::new(&g))
+                }
+            },
             |x, w| kernels::forward(x, w, &g, &Plan::new(&g)),
         )?;
         Ok((out, Shape::from((g.batch, g.c_out, g.h_out, g.w_out))))
@@ -222,7 +230,13 @@ impl CustomOp2 for InputGradOp {
             self.name(),
             (s1, l1),
             (s2, l2),
-            |dy, w| kernels::input_grad(dy, w, &g, &Plan::new(&g)),
+            |dy, w| {
+                if winograd::applies(&g) {
+                    winograd::input_grad(dy, w, &g)
+                } else {
+                    kernels::input_grad(dy, w, &g, &Plan::new(&g))
+                }
+            },
             |dy, w| kernels::input_grad(dy, w, &g, &Plan::new(&g)),
         )?;
         Ok((out, Shape::from(self.input_dims.to_vec())))
@@ -255,7 +269,13 @@ impl CustomOp2 for WeightGradOp {
             self.name(),
             (s1, l1),
             (s2, l2),
-            |x, dy| kernels::weight_grad(x, dy, &g, &Plan::new(&g)),
+            |x, dy| {
+                if winograd::applies_to_weight_grad(&g) {
+                    winograd::weight_grad(x, dy, &g)
+                } else {
+                    kernels::weight_grad(x, dy, &g, &Plan::new(&g))
+                }
+            },
             |x, dy| kernels::weight_grad(x, dy, &g, &Plan::new(&g)),
         )?;
         Ok((out, Shape::from(self.weight_dims.to_vec())))

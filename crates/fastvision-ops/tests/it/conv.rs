@@ -9,8 +9,9 @@ use crate::common::{assert_close, numeric_grad, random, random_var, scalar, to_f
 type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
 /// ResNet-like and awkward shapes: 7×7 stride-2 stems, 3×3 with and without padding, 1×1 downsamples, odd sizes,
-/// batch 1, tiny spatial sizes (several images per product), a large image (row bands).
-const CASES: [Case; 10] = [
+/// batch 1, tiny spatial sizes (several images per product), a large image (row bands), and 3×3 "same"
+/// convolutions with 16+ channels, which run as Winograd F(4×4, 3×3) in f32 (partial tiles, one tile row).
+const CASES: [Case; 12] = [
     (2, 3, 8, 13, 11, 7, 2, 3),
     (1, 3, 4, 16, 16, 7, 2, 3),
     (3, 8, 8, 9, 9, 3, 1, 1),
@@ -21,6 +22,8 @@ const CASES: [Case; 10] = [
     (9, 16, 8, 4, 4, 3, 1, 1),
     (5, 12, 10, 2, 2, 3, 1, 1),
     (1, 64, 4, 92, 90, 3, 1, 1),
+    (3, 16, 24, 9, 11, 3, 1, 1),
+    (2, 32, 16, 3, 14, 3, 1, 1),
 ];
 
 fn settings(c: &Case) -> (usize, usize) {

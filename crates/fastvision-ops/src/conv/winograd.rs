@@ -1,0 +1,643 @@
+//! Winograd F(4×4, 3×3) for the 3×3 stride-1 "same" convolutions that carry most of a ResNet's work: each 4×4
+//! output tile costs 36 products per channel pair instead of 144, as 36 matrix products (one per point of the 6×6
+//! transformed tile) between input and weight transforms (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+//! Networks", 2016). The input gradient of such a convolution is one too (flipped, transposed weights), and the
+//! weight gradient is the same algorithm's dual (`dW = Gᵀ [Σ (A dy Aᵀ) ⊙ (Bᵀ x B)] G`), so all three passes run
+//! here. In f32 the result differs from the direct product by a few units in the 6th digit (F(4,3)'s transforms
+//! scale by up to 8 and 1/24); in f64 by rounding only.
+//!
+//! Work is cut into units of whole images (rayon over units, single-threaded products) and each unit into chunks of
+//! tile rows small enough that a chunk's transformed input and output stay in cache. A unit's images are copied
+//! channels-last (zero-padded) first and its output is written channels-last, then copied back to NCHW: every
+//! transform is then an elementwise loop over the channels (64–512 long), which the compiler vectorises for the
+//! widest vectors the CPU has.
+
+use rayon::prelude::*;
+
+use super::geometry::Geometry;
+use crate::float::{matmul, parallelism, Float, MatMut, MatRef};
+
+/// Points of a transformed tile (6×6).
+const POINTS: usize = 36;
+/// Output tile side.
+const TILE: usize = 4;
+/// Tiles one unit should hold at least, so its 36 products are wide enough for the packed kernels.
+const TARGET_TILES: usize = 128;
+/// Tiles per chunk at most, so a chunk's transformed input and output (36 × channels × tiles each) stay in cache.
+const MAX_CHUNK_TILES: usize = 256;
+/// Scratch slots: transformed weights (caller's thread), channels-last input and output, transformed input and
+/// products (worker threads).
+const WEIGHTS: usize = 4;
+const CHANNELS_LAST_IN: usize = 2;
+const CHANNELS_LAST_OUT: usize = 3;
+const TRANSFORMED: usize = 0;
+const PRODUCTS: usize = 1;
+/// Channels below which the transforms cost more than the products save.
+const MIN_CHANNELS: usize = 16;
+
+/// Whether [`forward`] and [`input_grad`] handle this convolution: 3×3, stride 1, padding 1, no dilation or
+/// groups, enough channels, images larger than one tile; `FASTVISION_CONV_WINOGRAD=0` turns it off (to compare against the im2col path).
+pub(crate) fn applies(g: &Geometry) -> bool {
+    g.k_h == 3
+        && g.k_w == 3
+        && g.stride == 1
+        && g.padding == 1
+        && g.dilation == 1
+        && g.groups == 1
+        && g.c_in >= MIN_CHANNELS
+        && g.c_out >= MIN_CHANNELS
+        // A single tile per image (4×4 planes): the direct product is as fast (measured) and exact.
+        && g.h_in * g.w_in > TILE * TILE
+        && enabled()
+}
+
+/// Whether [`weight_grad`] handles this convolution: [`applies`], and enough tiles per channel. Its 36 products
+/// accumulate into `outs × ins` blocks over the tiles, so with few tiles per channel (ResNet-34's layer4 at 224 px,
+/// batch 16: 64 tiles, 512 channels) reading and writing those blocks costs more than im2col (measured 48 vs
+/// 28 CPU-ms).
+pub(crate) fn applies_to_weight_grad(g: &Geometry) -> bool {
+    let tiles = g.batch * g.h_in.div_ceil(TILE) * g.w_in.div_ceil(TILE);
+    applies(g) && 4 * tiles >= g.c_in.max(g.c_out)
+}
+
+fn enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("FASTVISION_CONV_WINOGRAD").map_or(true, |v| v != "0"))
+}
+
+/// Forward convolution `y = conv(x, w)` for a geometry [`applies`] accepts.
+pub(crate) fn forward<T: Float>(x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
+    T::with_scratch(WEIGHTS, POINTS * g.c_in * g.c_out, |u| {
+        transform_weights(w, g.c_out, g.c_in, false, u);
+        convolve(x, u, g.batch, g.c_in, g.c_out, g.h_in, g.w_in)
+    })
+}
+
+/// Input gradient: the output gradient convolved with the flipped weights, input and output channels swapped.
+pub(crate) fn input_grad<T: Float>(dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
+    T::with_scratch(WEIGHTS, POINTS * g.c_in * g.c_out, |u| {
+        transform_weights(w, g.c_out, g.c_in, true, u);
+        convolve(dy, u, g.batch, g.c_out, g.c_in, g.h_in, g.w_in)
+    })
+}
+
+/// Runs `$f` compiled for AVX-512 (or AVX2) when the CPU has it: the transforms are elementwise loops over
+/// channels that the compiler vectorises for whatever the function is compiled for, and the crate's baseline target
+/// is SSE2. Rust never contracts a multiply and an add into an FMA on its own, so every build gives the same bits.
+macro_rules! with_widest_vectors {
+    ($(#[$doc:meta])* $name:ident = $f:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        fn $name<T: Float>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma,avx512f")]
+                unsafe fn avx512<T: Float>($($arg: $ty),*) {
+                    $f($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: Float>($($arg: $ty),*) {
+                    $f($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F (and with it AVX2 and FMA), checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $f($($arg),*)
+        }
+    };
+}
+
+/// `N` slices of `len` elements starting at `start`, `start + stride`, … of `buf`.
+#[inline(always)]
+fn strided<T, const N: usize>(buf: &[T], start: usize, stride: usize, len: usize) -> [&[T]; N] {
+    std::array::from_fn(|k| &buf[start + k * stride..][..len])
+}
+
+/// [`strided`], writable; `stride >= len`, so the slices are disjoint.
+#[inline(always)]
+fn strided_mut<T, const N: usize>(buf: &mut [T], start: usize, stride: usize, len: usize) -> [&mut [T]; N] {
+    let mut rest = &mut buf[start..];
+    std::array::from_fn(|k| {
+        let step = if k + 1 < N { stride } else { len };
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(step);
+        rest = tail;
+        &mut head[..len]
+    })
+}
+
+/// Weight gradient by the dual of the same algorithm: `dW = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ x B)] G`, where `x` is
+/// the 6×6 input patch and `dy` the 4×4 output-gradient tile of each tile. The sum over tiles is 36 products
+/// (`outs × tiles` by `tiles × ins`), accumulated per worker, then summed over workers in order.
+pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
+    let s = Shape {
+        ins: g.c_in,
+        outs: g.c_out,
+        h: g.h_in,
+        w: g.w_in,
+        th: g.h_in.div_ceil(TILE),
+        tw: g.w_in.div_ceil(TILE),
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let images = TARGET_TILES.div_ceil(s.th * s.tw).clamp(1, g.batch.div_ceil(threads).max(1));
+    let units = g.batch.div_ceil(images);
+    let workers = threads.min(units).max(1);
+    let par = if workers > 1 { gemm::Parallelism::None } else { parallelism(threads) };
+    let per_worker = units.div_ceil(workers);
+    let (in_img, out_img) = (s.ins * s.h * s.w, s.outs * s.h * s.w);
+    let partials: Vec<Vec<T>> = (0..workers)
+        .into_par_iter()
+        .map(|worker| {
+            let mut acc = vec![T::zero(); POINTS * s.ins * s.outs];
+            let first_image = worker * per_worker * images;
+            let last_image = ((worker + 1) * per_worker * images).min(g.batch);
+            let mut first = true;
+            for img0 in (first_image..last_image).step_by(images) {
+                let n = images.min(last_image - img0);
+                let x_unit = &x[img0 * in_img..][..n * in_img];
+                let dy_unit = &dy[img0 * out_img..][..n * out_img];
+                weight_grad_unit(x_unit, dy_unit, &s, n, &mut acc, !first, par);
+                first = false;
+            }
+            acc
+        })
+        .collect();
+    let mut iter = partials.into_iter();
+    let mut acc = iter.next().unwrap_or_else(|| vec![T::zero(); POINTS * s.ins * s.outs]);
+    for partial in iter {
+        for (a, b) in acc.iter_mut().zip(&partial) {
+            *a += *b;
+        }
+    }
+    let mut dw = vec![T::zero(); g.weight_len()];
+    let dst = SharedSlice(dw.as_mut_ptr(), dw.len());
+    (0..s.ins).into_par_iter().for_each_init(
+        || (vec![T::zero(); 18 * s.outs], vec![T::zero(); 9 * s.outs]),
+        |(cols, taps), i| {
+            kernel_gradients(&acc, &s, i, cols, taps);
+            for (k, values) in taps.chunks_exact(s.outs).enumerate() {
+                for (o, &value) in values.iter().enumerate() {
+                    // SAFETY: `dst` is `dw`, alive and otherwise unused until the loop ends; task `i` writes only
+                    // the elements of input channel `i`, which no other task writes.
+                    unsafe { dst.write((o * s.ins + i) * 9 + k, &[value]) };
+                }
+            }
+        },
+    );
+    dw
+}
+
+/// One unit of `images` whole images: the chunks' products added into `acc` (`[point][in][out]`), which is
+/// overwritten instead when `accumulate` is false.
+fn weight_grad_unit<T: Float>(
+    x: &[T],
+    dy: &[T],
+    s: &Shape,
+    images: usize,
+    acc: &mut [T],
+    mut accumulate: bool,
+    par: gemm::Parallelism,
+) {
+    let ((hp, wp), (ht, wt)) = (s.padded(), s.tiled());
+    T::with_scratch(CHANNELS_LAST_IN, images * hp * wp * s.ins, |xp| {
+        T::with_scratch(CHANNELS_LAST_OUT, images * ht * wt * s.outs, |dyt| {
+            for image in 0..images {
+                let x_image = &x[image * s.ins * s.h * s.w..][..s.ins * s.h * s.w];
+                to_channels_last(x_image, (s.ins, s.h, s.w), wp, 1, &mut xp[image * hp * wp * s.ins..]);
+                let dy_image = &dy[image * s.outs * s.h * s.w..][..s.outs * s.h * s.w];
+                to_channels_last(dy_image, (s.outs, s.h, s.w), wt, 0, &mut dyt[image * ht * wt * s.outs..]);
+            }
+            let tile_rows = images * s.th;
+            let rows_per_chunk = (MAX_CHUNK_TILES / s.tw).max(1);
+            for r0 in (0..tile_rows).step_by(rows_per_chunk) {
+                let rows = r0..(r0 + rows_per_chunk).min(tile_rows);
+                let tiles = rows.len() * s.tw;
+                T::with_scratch(TRANSFORMED, POINTS * tiles * s.ins, |v| {
+                    input_transform(xp, s, rows.clone(), v);
+                    T::with_scratch(PRODUCTS, POINTS * tiles * s.outs, |d| {
+                        gradient_transform(dyt, s, rows, d);
+                        // Per point: acc[p] (outs × ins, column-major) += d[p] (outs × tiles) · v[p] (tiles × ins).
+                        for p in 0..POINTS {
+                            let lhs = MatRef::new(&d[p * tiles * s.outs..], s.outs, tiles, 1, s.outs);
+                            let rhs = MatRef::new(&v[p * tiles * s.ins..], tiles, s.ins, s.ins, 1);
+                            let dst = MatMut::new(&mut acc[p * s.ins * s.outs..], s.outs, s.ins, 1, s.outs);
+                            matmul(dst, accumulate, lhs, rhs, par);
+                        }
+                    });
+                });
+                accumulate = true;
+            }
+        });
+    });
+}
+
+with_widest_vectors!(
+    /// `d[point][tile][out] = (A dy Aᵀ)[point]` for the 4×4 output-gradient tile `dy` of every tile of the chunk.
+    gradient_transform = gradient_transform_any(dyt: &[T], s: &Shape, rows: std::ops::Range<usize>, d: &mut [T])
+);
+
+#[inline(always)]
+fn gradient_transform_any<T: Float>(dyt: &[T], s: &Shape, rows: std::ops::Range<usize>, d: &mut [T]) {
+    let (outs, tiles) = (s.outs, rows.len() * s.tw);
+    let (ht, wt) = s.tiled();
+    let mut rowt = vec![T::zero(); 6 * TILE * outs]; // [ξ][tile column b][out]: A over the tile rows
+    for (r_local, r) in rows.enumerate() {
+        let (image, ty) = (r / s.th, r % s.th);
+        for tx in 0..s.tw {
+            let corner = ((image * ht + ty * TILE) * wt + tx * TILE) * outs;
+            for b in 0..TILE {
+                let src = strided::<T, 4>(dyt, corner + b * outs, wt * outs, outs);
+                at_transform(src, strided_mut::<T, 6>(&mut rowt, b * outs, TILE * outs, outs));
+            }
+            let tile = r_local * s.tw + tx;
+            for xi in 0..6 {
+                let src = strided::<T, 4>(&rowt, xi * TILE * outs, outs, outs);
+                at_transform(src, strided_mut::<T, 6>(d, (xi * 6 * tiles + tile) * outs, tiles * outs, outs));
+            }
+        }
+    }
+}
+
+with_widest_vectors!(
+    /// The 3×3 kernel gradients from input `i` to every output, `taps[tap][out]`, from `acc[point][in][out]`.
+    kernel_gradients = kernel_gradients_any(acc: &[T], s: &Shape, i: usize, cols: &mut [T], taps: &mut [T])
+);
+
+#[inline(always)]
+fn kernel_gradients_any<T: Float>(acc: &[T], s: &Shape, i: usize, cols: &mut [T], taps: &mut [T]) {
+    let outs = s.outs;
+    let block = s.ins * outs;
+    // cols[ξ][c][out] = Σ_ν G[ν][c] · M[ξ][ν]; then taps[r][c] = Σ_ξ G[ξ][r] · cols[ξ][c].
+    for xi in 0..6 {
+        let src = strided::<T, 6>(acc, xi * 6 * block + i * outs, block, outs);
+        gt_transform(src, strided_mut::<T, 3>(cols, xi * 3 * outs, outs, outs));
+    }
+    for c in 0..3 {
+        let src = strided::<T, 6>(cols, c * outs, 3 * outs, outs);
+        gt_transform(src, strided_mut::<T, 3>(taps, c * outs, 3 * outs, outs));
+    }
+}
+
+/// The 6 rows of `A · [d0; …; d3]` (A = (Aᵀ)ᵀ), elementwise over the slices.
+#[inline(always)]
+fn at_transform<T: Float>(d: [&[T]; 4], out: [&mut [T]; 6]) {
+    let [o0, o1, o2, o3, o4, o5] = out;
+    let n = o0.len();
+    let (d0, d1, d2, d3) = (&d[0][..n], &d[1][..n], &d[2][..n], &d[3][..n]);
+    let (o1, o2, o3, o4, o5) = (&mut o1[..n], &mut o2[..n], &mut o3[..n], &mut o4[..n], &mut o5[..n]);
+    let (two, four, eight) = (T::from_f64(2.0), T::from_f64(4.0), T::from_f64(8.0));
+    for i in 0..n {
+        let (even, odd) = (d0[i] + d2[i], d1[i] + d3[i]);
+        let (even4, odd2) = (d0[i] + d2[i] * four, d1[i] * two + d3[i] * eight);
+        o0[i] = d0[i];
+        o1[i] = even + odd;
+        o2[i] = even - odd;
+        o3[i] = even4 + odd2;
+        o4[i] = even4 - odd2;
+        o5[i] = d3[i];
+    }
+}
+
+/// The 3 rows of `Gᵀ · [m0; …; m5]`, elementwise over the slices.
+#[inline(always)]
+fn gt_transform<T: Float>(m: [&[T]; 6], out: [&mut [T]; 3]) {
+    let [o0, o1, o2] = out;
+    let n = o0.len();
+    let (m0, m1, m2, m3, m4, m5) = (&m[0][..n], &m[1][..n], &m[2][..n], &m[3][..n], &m[4][..n], &m[5][..n]);
+    let (o1, o2) = (&mut o1[..n], &mut o2[..n]);
+    let (quarter, sixth) = (T::from_f64(0.25), T::from_f64(1.0 / 6.0));
+    let (twelfth, twenty_fourth) = (T::from_f64(1.0 / 12.0), T::from_f64(1.0 / 24.0));
+    for i in 0..n {
+        let (sum12, diff12) = (m1[i] + m2[i], m2[i] - m1[i]);
+        let (sum34, diff34) = (m3[i] + m4[i], m3[i] - m4[i]);
+        o0[i] = m0[i] * quarter - sum12 * sixth + sum34 * twenty_fourth;
+        o1[i] = diff12 * sixth + diff34 * twelfth;
+        o2[i] = (sum34 - sum12) * sixth + m5[i];
+    }
+}
+
+/// `G g Gᵀ` of every 3×3 kernel, laid out `[point][in][out]`, so each point's `out × in` matrix is one contiguous
+/// column-major block (columns far apart thrash the TLB when the product reads them). `w` is `[c_out][c_in][3][3]`;
+/// with `transposed` the result maps c_out → c_in with each kernel flipped (the input gradient's weights).
+fn transform_weights<T: Float>(w: &[T], c_out: usize, c_in: usize, transposed: bool, u: &mut [T]) {
+    let (outs, ins) = if transposed { (c_in, c_out) } else { (c_out, c_in) };
+    let u = &mut u[..POINTS * ins * outs];
+    let kernels = KernelSource { w, c_in, outs, transposed };
+    let dst = SharedSlice(u.as_mut_ptr(), u.len());
+    (0..ins).into_par_iter().for_each_init(
+        || (vec![T::zero(); 9 * outs], vec![T::zero(); 18 * outs], vec![T::zero(); POINTS * outs]),
+        |(taps, rows, u_i), i| {
+            transform_kernels(&kernels, i, taps, rows, u_i);
+            for (p, values) in u_i.chunks_exact(outs).enumerate() {
+                // SAFETY: `dst` is `u`, alive and otherwise unused until the loop ends; task `i` writes only the
+                // elements `(p·ins + i)·outs ..+ outs`, which no other task writes, and they lie inside `u`.
+                unsafe { dst.write((p * ins + i) * outs, values) };
+            }
+        },
+    );
+}
+
+/// A slice that parallel tasks write at disjoint offsets.
+#[derive(Clone, Copy)]
+struct SharedSlice<T>(*mut T, usize);
+
+// SAFETY: only `write` touches the pointer, and its callers guarantee that concurrent writes are disjoint.
+unsafe impl<T: Send> Sync for SharedSlice<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for SharedSlice<T> {}
+
+impl<T: Copy> SharedSlice<T> {
+    /// Copies `values` to `offset`.
+    ///
+    /// # Safety
+    /// The slice must be alive, and no other thread may read or write these elements meanwhile.
+    unsafe fn write(self, offset: usize, values: &[T]) {
+        assert!(offset + values.len() <= self.1, "write outside the shared slice");
+        // SAFETY: in bounds (asserted), and exclusive by the caller's guarantee.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.0.add(offset), values.len()) };
+    }
+}
+
+/// Where the kernels come from.
+struct KernelSource<'a, T> {
+    w: &'a [T],
+    c_in: usize,
+    outs: usize,
+    transposed: bool,
+}
+
+with_widest_vectors!(
+    /// The transformed kernels from input `i` into every output, `u_i[point][out]`.
+    transform_kernels = transform_kernels_any(k: &KernelSource<'_, T>, i: usize, taps: &mut [T], rows: &mut [T], u_i: &mut [T])
+);
+
+#[inline(always)]
+fn transform_kernels_any<T: Float>(k: &KernelSource<'_, T>, i: usize, taps: &mut [T], rows: &mut [T], u_i: &mut [T]) {
+    let (w, c_in, outs) = (k.w, k.c_in, k.outs);
+    // taps[tap][out]: tap (row-major 3×3) of the kernel from input i to each output, contiguous over outputs.
+    for o in 0..outs {
+        let kernel = if k.transposed { &w[(i * c_in + o) * 9..][..9] } else { &w[(o * c_in + i) * 9..][..9] };
+        for (tap, &value) in kernel.iter().enumerate() {
+            let tap = if k.transposed { 8 - tap } else { tap };
+            taps[tap * outs + o] = value;
+        }
+    }
+    // rows[ξ][c][out] = Σ_r G[ξ][r] · g[r][c]; then u[ξ·6+ν][out] = Σ_c G[ν][c] · rows[ξ][c].
+    for c in 0..3 {
+        g_transform(
+            strided::<T, 3>(taps, c * outs, 3 * outs, outs),
+            strided_mut::<T, 6>(rows, c * outs, 3 * outs, outs),
+        );
+    }
+    for xi in 0..6 {
+        let src = strided::<T, 3>(rows, xi * 3 * outs, outs, outs);
+        g_transform(src, strided_mut::<T, 6>(u_i, xi * 6 * outs, outs, outs));
+    }
+}
+
+/// The 6 rows of `G · [g0; g1; g2]`, elementwise over the slices.
+#[inline(always)]
+fn g_transform<T: Float>(g: [&[T]; 3], out: [&mut [T]; 6]) {
+    let [o0, o1, o2, o3, o4, o5] = out;
+    let n = o0.len();
+    let (g0, g1, g2) = (&g[0][..n], &g[1][..n], &g[2][..n]);
+    let (o1, o2, o3, o4, o5) = (&mut o1[..n], &mut o2[..n], &mut o3[..n], &mut o4[..n], &mut o5[..n]);
+    let (quarter, sixth) = (T::from_f64(0.25), T::from_f64(1.0 / 6.0));
+    let (twelfth, twenty_fourth) = (T::from_f64(1.0 / 12.0), T::from_f64(1.0 / 24.0));
+    for i in 0..n {
+        let (a, b, c) = (g0[i], g1[i], g2[i]);
+        let outer = a + c;
+        o0[i] = a * quarter;
+        o1[i] = T::zero() - (outer + b) * sixth;
+        o2[i] = (b - outer) * sixth;
+        let (even, odd) = (a * twenty_fourth + c * sixth, b * twelfth);
+        o3[i] = even + odd;
+        o4[i] = even - odd;
+        o5[i] = c;
+    }
+}
+
+/// The 6 rows of `Bᵀ · [d0; …; d5]`, elementwise over the slices.
+#[inline(always)]
+fn b_transform<T: Float>(d: [&[T]; 6], out: [&mut [T]; 6]) {
+    let [o0, o1, o2, o3, o4, o5] = out;
+    let n = o0.len();
+    let (d0, d1, d2, d3, d4, d5) = (&d[0][..n], &d[1][..n], &d[2][..n], &d[3][..n], &d[4][..n], &d[5][..n]);
+    let (o1, o2, o3, o4, o5) = (&mut o1[..n], &mut o2[..n], &mut o3[..n], &mut o4[..n], &mut o5[..n]);
+    let (two, four, five) = (T::from_f64(2.0), T::from_f64(4.0), T::from_f64(5.0));
+    for i in 0..n {
+        o0[i] = d0[i] * four - d2[i] * five + d4[i];
+        o1[i] = (d4[i] + d3[i]) - (d1[i] + d2[i]) * four;
+        o2[i] = (d4[i] - d3[i]) + (d1[i] - d2[i]) * four;
+        o3[i] = (d4[i] - d2[i]) + (d3[i] - d1[i]) * two;
+        o4[i] = (d4[i] - d2[i]) - (d3[i] - d1[i]) * two;
+        o5[i] = d1[i] * four - d3[i] * five + d5[i];
+    }
+}
+
+/// The 4 rows of `Aᵀ · [m0; …; m5]`, elementwise over the slices.
+#[inline(always)]
+fn a_transform<T: Float>(m: [&[T]; 6], out: [&mut [T]; 4]) {
+    let [o0, o1, o2, o3] = out;
+    let n = o0.len();
+    let (m0, m1, m2, m3, m4, m5) = (&m[0][..n], &m[1][..n], &m[2][..n], &m[3][..n], &m[4][..n], &m[5][..n]);
+    let (o1, o2, o3) = (&mut o1[..n], &mut o2[..n], &mut o3[..n]);
+    let (two, four, eight) = (T::from_f64(2.0), T::from_f64(4.0), T::from_f64(8.0));
+    for i in 0..n {
+        let (p, q) = (m1[i] + m2[i], m1[i] - m2[i]);
+        let (r, s) = (m3[i] + m4[i], m3[i] - m4[i]);
+        o0[i] = m0[i] + p + r;
+        o1[i] = q + s * two;
+        o2[i] = p + r * four;
+        o3[i] = q + s * eight + m5[i];
+    }
+}
+
+/// The sizes of one Winograd convolution: `ins` input channels of `h × w` images to `outs` output channels.
+#[derive(Clone, Copy)]
+struct Shape {
+    ins: usize,
+    outs: usize,
+    h: usize,
+    w: usize,
+    /// Tile rows and tiles per row of one image.
+    th: usize,
+    tw: usize,
+}
+
+impl Shape {
+    /// Height and width of the channels-last input copy: the tiles' 6×6 patches, zero padding included.
+    fn padded(&self) -> (usize, usize) {
+        (self.th * TILE + 2, self.tw * TILE + 2)
+    }
+
+    /// Height and width the tiles cover (the output before it is cut to `h × w`).
+    fn tiled(&self) -> (usize, usize) {
+        (self.th * TILE, self.tw * TILE)
+    }
+}
+
+/// Convolves `x` (`batch × ins × h × w`) with transformed weights `u` (`[36][ins][outs]`), 3×3 "same".
+fn convolve<T: Float>(x: &[T], u: &[T], batch: usize, ins: usize, outs: usize, h: usize, w: usize) -> Vec<T> {
+    let s = Shape { ins, outs, h, w, th: h.div_ceil(TILE), tw: w.div_ceil(TILE) };
+    let mut y = vec![T::zero(); batch * outs * h * w];
+    let threads = rayon::current_num_threads().max(1);
+    // Few tiles in all (deep layers of small images): one unit with threaded products, so each point's weights
+    // are read once rather than once per thread.
+    let few = batch * s.th * s.tw < TARGET_TILES * threads;
+    let images = if few { batch } else { TARGET_TILES.div_ceil(s.th * s.tw).clamp(1, batch.div_ceil(threads).max(1)) };
+    let units = batch.div_ceil(images.max(1));
+    let (in_img, out_img) = (ins * h * w, outs * h * w);
+    if threads > 1 && units >= threads {
+        y.par_chunks_mut(images * out_img).enumerate().for_each(|(unit, y_unit)| {
+            let x_unit = &x[unit * images * in_img..][..y_unit.len() / out_img * in_img];
+            convolve_unit(x_unit, u, &s, y_unit, gemm::Parallelism::None);
+        });
+    } else {
+        let par = parallelism(threads);
+        for (unit, y_unit) in y.chunks_mut(images * out_img).enumerate() {
+            let x_unit = &x[unit * images * in_img..][..y_unit.len() / out_img * in_img];
+            convolve_unit(x_unit, u, &s, y_unit, par);
+        }
+    }
+    y
+}
+
+/// One unit of whole images: channels-last copy, then per chunk of tile rows the input transform, 36 products and
+/// the output transform, then the channels-last output back to NCHW.
+fn convolve_unit<T: Float>(x: &[T], u: &[T], s: &Shape, y: &mut [T], par: gemm::Parallelism) {
+    let images = y.len() / (s.outs * s.h * s.w);
+    let ((hp, wp), (ht, wt)) = (s.padded(), s.tiled());
+    T::with_scratch(CHANNELS_LAST_IN, images * hp * wp * s.ins, |xp| {
+        T::with_scratch(CHANNELS_LAST_OUT, images * ht * wt * s.outs, |yt| {
+            for (image, xp_image) in xp.chunks_exact_mut(hp * wp * s.ins).enumerate() {
+                let x_image = &x[image * s.ins * s.h * s.w..][..s.ins * s.h * s.w];
+                to_channels_last(x_image, (s.ins, s.h, s.w), s.padded().1, 1, xp_image);
+            }
+            let tile_rows = images * s.th;
+            let rows_per_chunk = (MAX_CHUNK_TILES / s.tw).max(1);
+            for r0 in (0..tile_rows).step_by(rows_per_chunk) {
+                let rows = r0..(r0 + rows_per_chunk).min(tile_rows);
+                let tiles = rows.len() * s.tw;
+                T::with_scratch(TRANSFORMED, POINTS * tiles * s.ins, |v| {
+                    input_transform(xp, s, rows.clone(), v);
+                    T::with_scratch(PRODUCTS, POINTS * tiles * s.outs, |m| {
+                        // Per point: m[p] (outs × tiles) = u[p] (outs × ins) · v[p] (ins × tiles); v and m are
+                        // stored tile-major ([tile][channel]), i.e. as column-major matrices.
+                        for p in 0..POINTS {
+                            let lhs = MatRef::new(&u[p * s.ins * s.outs..], s.outs, s.ins, 1, s.outs);
+                            let rhs = MatRef::new(&v[p * tiles * s.ins..], s.ins, tiles, 1, s.ins);
+                            let dst = MatMut::new(&mut m[p * tiles * s.outs..], s.outs, tiles, 1, s.outs);
+                            matmul(dst, false, lhs, rhs, par);
+                        }
+                        output_transform(m, s, rows, yt);
+                    });
+                });
+            }
+            for (image, yt_image) in yt.chunks_exact(ht * wt * s.outs).enumerate() {
+                from_channels_last(yt_image, s, &mut y[image * s.outs * s.h * s.w..][..s.outs * s.h * s.w]);
+            }
+        });
+    });
+}
+
+/// Block edge of the channels-last copies: 16 source rows and 16 destination rows stay in L1 while a block moves.
+const BLOCK: usize = 16;
+
+/// One image `channels × h × w` into `xp` (rows of `wp` pixels, channels last), shifted by `pad` pixels down and
+/// right, zeros everywhere else.
+fn to_channels_last<T: Float>(x: &[T], (channels, h, w): (usize, usize, usize), wp: usize, pad: usize, xp: &mut [T]) {
+    xp.fill(T::zero());
+    for row in 0..h {
+        let dst = &mut xp[((row + pad) * wp + pad) * channels..][..w * channels];
+        for c0 in (0..channels).step_by(BLOCK) {
+            for x0 in (0..w).step_by(BLOCK) {
+                for c in c0..(c0 + BLOCK).min(channels) {
+                    let src = &x[(c * h + row) * w..][..w];
+                    for col in x0..(x0 + BLOCK).min(w) {
+                        dst[col * channels + c] = src[col];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One image's channels-last output (`ht × wt × outs`) cut to `h × w` into NCHW `y`.
+fn from_channels_last<T: Float>(yt: &[T], s: &Shape, y: &mut [T]) {
+    let (_, wt) = s.tiled();
+    for row in 0..s.h {
+        let src = &yt[row * wt * s.outs..][..s.w * s.outs];
+        for o0 in (0..s.outs).step_by(BLOCK) {
+            for x0 in (0..s.w).step_by(BLOCK) {
+                for o in o0..(o0 + BLOCK).min(s.outs) {
+                    let dst = &mut y[(o * s.h + row) * s.w..][..s.w];
+                    for col in x0..(x0 + BLOCK).min(s.w) {
+                        dst[col] = src[col * s.outs + o];
+                    }
+                }
+            }
+        }
+    }
+}
+
+with_widest_vectors!(
+    /// `v[point][tile][in] = (Bᵀ d B)[point]` for the 6×6 patch `d` of every tile of the chunk's tile rows.
+    input_transform = input_transform_any(xp: &[T], s: &Shape, rows: std::ops::Range<usize>, v: &mut [T])
+);
+
+#[inline(always)]
+fn input_transform_any<T: Float>(xp: &[T], s: &Shape, rows: std::ops::Range<usize>, v: &mut [T]) {
+    let (ins, tiles) = (s.ins, rows.len() * s.tw);
+    let (hp, wp) = s.padded();
+    let mut rowt = vec![T::zero(); POINTS * ins]; // [ξ][patch column j][in]: Bᵀ over the patch rows
+    for (r_local, r) in rows.enumerate() {
+        let (image, ty) = (r / s.th, r % s.th);
+        for tx in 0..s.tw {
+            let corner = ((image * hp + ty * TILE) * wp + tx * TILE) * ins;
+            for j in 0..6 {
+                let d = strided::<T, 6>(xp, corner + j * ins, wp * ins, ins);
+                b_transform(d, strided_mut::<T, 6>(&mut rowt, j * ins, 6 * ins, ins));
+            }
+            let tile = r_local * s.tw + tx;
+            for xi in 0..6 {
+                let d = strided::<T, 6>(&rowt, xi * 6 * ins, ins, ins);
+                b_transform(d, strided_mut::<T, 6>(v, (xi * 6 * tiles + tile) * ins, tiles * ins, ins));
+            }
+        }
+    }
+}
+
+with_widest_vectors!(
+    /// The chunk's tiles of the channels-last output `yt` from `m[point][tile][out]`: `Aᵀ M A` per tile.
+    output_transform = output_transform_any(m: &[T], s: &Shape, rows: std::ops::Range<usize>, yt: &mut [T])
+);
+
+#[inline(always)]
+fn output_transform_any<T: Float>(m: &[T], s: &Shape, rows: std::ops::Range<usize>, yt: &mut [T]) {
+    let (outs, tiles) = (s.outs, rows.len() * s.tw);
+    let (ht, wt) = s.tiled();
+    let mut colt = vec![T::zero(); 6 * TILE * outs]; // [ξ][b][out]: Aᵀ over the ν points
+    for (r_local, r) in rows.enumerate() {
+        let (image, ty) = (r / s.th, r % s.th);
+        for tx in 0..s.tw {
+            let tile = r_local * s.tw + tx;
+            for xi in 0..6 {
+                let d = strided::<T, 6>(m, (xi * 6 * tiles + tile) * outs, tiles * outs, outs);
+                a_transform(d, strided_mut::<T, 4>(&mut colt, xi * TILE * outs, outs, outs));
+            }
+            let corner = ((image * ht + ty * TILE) * wt + tx * TILE) * outs;
+            for b in 0..TILE {
+                let d = strided::<T, 6>(&colt, b * outs, TILE * outs, outs);
+                a_transform(d, strided_mut::<T, 4>(yt, corner + b * outs, wt * outs, outs));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

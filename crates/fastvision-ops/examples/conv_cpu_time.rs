@@ -1,20 +1,25 @@
 //! CPU milliseconds (process CPU time, so other jobs on the machine distort it less than wall time) of the
-//! forward pass, input gradient and weight gradient of ResNet 3×3 layers, on one rayon thread. Compare the Winograd and im2col
+//! forward pass, input gradient and weight gradient of ResNet layers, on one rayon thread. Compare the Winograd and im2col
 //! paths by running it twice: `FASTVISION_CONV_WINOGRAD=0 cargo run --release -p fastvision-ops --example
 //! conv_cpu_time [-- NAME-PART]` and without the variable.
 #![allow(clippy::print_stdout)]
 
 use candle::{Device, Tensor};
 
-/// (name, batch, channels, size)
-const LAYERS: [(&str, usize, usize, usize); 7] = [
-    ("r18 l1 64ch 32px bs32", 32, 64, 32),
-    ("r18 l2 128ch 16px bs32", 32, 128, 16),
-    ("r18 l3 256ch 8px bs32", 32, 256, 8),
-    ("r18 l4 512ch 4px bs32", 32, 512, 4),
-    ("r34 l1 64ch 56px bs16", 16, 64, 56),
-    ("r34 l3 256ch 14px bs16", 16, 256, 14),
-    ("r34 l4 512ch 7px bs16", 16, 512, 7),
+/// (name, batch, c_in, c_out, input size, kernel, stride, padding)
+type Layer = (&'static str, usize, usize, usize, usize, usize, usize, usize);
+
+const LAYERS: [Layer; 10] = [
+    ("r18 stem 7x7s2 128px bs32", 32, 3, 64, 128, 7, 2, 3),
+    ("r18 l1 64ch 32px bs32", 32, 64, 64, 32, 3, 1, 1),
+    ("r18 l2 3x3s2 64-128 bs32", 32, 64, 128, 32, 3, 2, 1),
+    ("r18 l2 1x1s2 64-128 bs32", 32, 64, 128, 32, 1, 2, 0),
+    ("r18 l2 128ch 16px bs32", 32, 128, 128, 16, 3, 1, 1),
+    ("r18 l3 256ch 8px bs32", 32, 256, 256, 8, 3, 1, 1),
+    ("r18 l4 512ch 4px bs32", 32, 512, 512, 4, 3, 1, 1),
+    ("r34 l1 64ch 56px bs16", 16, 64, 64, 56, 3, 1, 1),
+    ("r34 l3 256ch 14px bs16", 16, 256, 256, 14, 3, 1, 1),
+    ("r34 l4 512ch 7px bs16", 16, 512, 512, 7, 3, 1, 1),
 ];
 
 fn cpu_seconds() -> f64 {
@@ -48,20 +53,21 @@ fn main() -> anyhow::Result<()> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     pool.install(|| -> anyhow::Result<()> {
         let only = std::env::args().nth(1).unwrap_or_default();
-        for (name, n, c, hw) in LAYERS.into_iter().filter(|l| l.0.contains(&only)) {
-            let x = Tensor::randn(0f32, 1.0, (n, c, hw, hw), &Device::Cpu)?;
-            let w = Tensor::randn(0f32, 0.1, (c, c, 3, 3), &Device::Cpu)?;
-            let dy = Tensor::randn(0f32, 1.0, (n, c, hw, hw), &Device::Cpu)?;
-            let fwd = cpu_ms(|| Ok(fastvision_ops::conv2d(&x, &w, 1, 1, 1, 1).map(drop)?))?;
+        for (name, n, ci, co, hw, k, stride, pad) in LAYERS.into_iter().filter(|l| l.0.contains(&only)) {
+            let x = Tensor::randn(0f32, 1.0, (n, ci, hw, hw), &Device::Cpu)?;
+            let w = Tensor::randn(0f32, 0.1, (co, ci, k, k), &Device::Cpu)?;
+            let ho = (hw + 2 * pad - k) / stride + 1;
+            let dy = Tensor::randn(0f32, 1.0, (n, co, ho, ho), &Device::Cpu)?;
+            let fwd = cpu_ms(|| Ok(fastvision_ops::conv2d(&x, &w, stride, pad, 1, 1).map(drop)?))?;
             let dinput =
-                cpu_ms(|| Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (1, 1, 1, 1), (true, false)).map(drop)?))?;
+                cpu_ms(|| Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (stride, pad, 1, 1), (true, false)).map(drop)?))?;
             let dweight = cpu_ms(|| {
-                Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (1, 1, 1, 1), (false, true)).map(drop)?)
+                Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (stride, pad, 1, 1), (false, true)).map(drop)?)
             })?;
-            let gflop = 2.0 * (n * c * c * 9 * hw * hw) as f64 / 1e9;
+            let gflop = 2.0 * (n * co * ci * k * k * ho * ho) as f64 / 1e9;
             let rate = |ms: f64| gflop / ms * 1e3;
             println!(
-                "{name:<24} fwd {fwd:6.2} ms ({:4.0} GFLOP/CPU-s)  dinput {dinput:6.2} ms ({:4.0})  dweight {dweight:6.2} ms ({:4.0})",
+                "{name:<26} fwd {fwd:6.2} ms ({:4.0} GFLOP/CPU-s)  dinput {dinput:6.2} ms ({:4.0})  dweight {dweight:6.2} ms ({:4.0})",
                 rate(fwd),
                 rate(dinput),
                 rate(dweight)

@@ -112,6 +112,14 @@ pub(crate) fn col2im<T: Float>(col: &[T], g: &Geometry, tile: &Tile, dx: &mut [T
                     for (d, v) in dst.iter_mut().zip(&src[lo..hi]) {
                         *d += *v;
                     }
+                } else if s == 2 && hi > lo {
+                    // As pairs, like im2col's stride-2 rows.
+                    let (dst, src) = (&mut dst[start as usize..], &src[lo..hi]);
+                    let last = src.len() - 1;
+                    for (pair, v) in dst.chunks_exact_mut(2).zip(&src[..last]) {
+                        pair[0] += *v;
+                    }
+                    dst[2 * last] += src[last];
                 } else {
                     for ow in lo..hi {
                         dst[(ow as isize * s as isize + offset) as usize] += src[ow];

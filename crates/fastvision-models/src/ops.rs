@@ -42,6 +42,55 @@ impl PoolGeom {
         }
         best
     }
+
+    /// [`MaxPool`]'s forward pass over one f32 `h`×`w` plane: maxima into `out` (`oh`×`ow`), their flat indices into
+    /// `argmax`. The columns whose window lies inside the row are done a row of outputs at a time, one window cell
+    /// after the other, with selects instead of branches: a branch on which value wins is mispredicted often, and
+    /// one output's comparisons form one dependent chain, whereas a row's outputs are independent and vectorise.
+    /// Each output still sees its window's cells in [`PoolGeom::argmax`]'s order with its rule: same results.
+    fn pool_plane_f32(&self, plane: &[f32], (h, w): (usize, usize), out: &mut [f32], argmax: &mut [u32]) {
+        let (oh, ow) = self.out_hw(h, w);
+        let ((kh, kw), (sh, sw), (ph, pw)) = (self.kernel, self.stride, self.padding);
+        // Interior columns `lo..hi`: ox·sw ≥ pw and ox·sw - pw + kw ≤ w.
+        let lo = pw.div_ceil(sw).min(ow);
+        let hi = if w + pw >= kw { ((w + pw - kw) / sw + 1).min(ow) } else { 0 }.max(lo);
+        let mut cells = vec![0f32; hi - lo];
+        for oy in 0..oh {
+            let (out, argmax) = (&mut out[oy * ow..(oy + 1) * ow], &mut argmax[oy * ow..(oy + 1) * ow]);
+            for ox in (0..lo).chain(hi..ow) {
+                let best = self.argmax(plane, h, w, oy, ox);
+                (out[ox], argmax[ox]) = (plane[best], best as u32);
+            }
+            if lo == hi {
+                continue;
+            }
+            let y0 = (oy * sh) as isize - ph as isize;
+            let (ys, ye) = (y0.max(0) as usize, ((y0 + kh as isize) as usize).min(h));
+            let (best_val, best_idx) = (&mut out[lo..hi], &mut argmax[lo..hi]);
+            let x0 = lo * sw - pw;
+            for (j, (v, i)) in best_val.iter_mut().zip(best_idx.iter_mut()).enumerate() {
+                let first = ys * w + x0 + j * sw;
+                (*v, *i) = (plane[first], first as u32);
+            }
+            for y in ys..ye {
+                for dx in 0..kw {
+                    let start = y * w + x0 + dx;
+                    // The window cells of every output in a contiguous buffer, so the loop below vectorises.
+                    let src = &plane[start..start + (cells.len() - 1) * sw + 1];
+                    for (j, c) in cells.iter_mut().enumerate() {
+                        *c = src[j * sw];
+                    }
+                    let (start, sw) = (start as u32, sw as u32);
+                    for (j, ((v, i), &c)) in best_val.iter_mut().zip(best_idx.iter_mut()).zip(&cells).enumerate() {
+                        let take = (c > *v) | c.is_nan();
+                        let mask = 0u32.wrapping_sub(u32::from(take));
+                        *v = f32::from_bits((v.to_bits() & !mask) | (c.to_bits() & mask));
+                        *i = (*i & !mask) | ((start + j as u32 * sw) & mask);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn contiguous<'a, T>(vs: &'a [T], layout: &Layout, op: &str) -> candle::Result<&'a [T]> {
@@ -67,8 +116,14 @@ impl MaxPool {
     }
 }
 
-impl Map1 for MaxPool {
-    fn f<T: WithDType>(&self, vs: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
+impl MaxPool {
+    /// The forward pass over contiguous planes: `plane(input plane, output plane, its argmax)` on each, in parallel.
+    fn forward<T: WithDType>(
+        &self,
+        vs: &[T],
+        layout: &Layout,
+        plane: impl Fn(&[T], &mut [T], &mut [u32]) + Sync,
+    ) -> candle::Result<Vec<T>> {
         let vs = contiguous(vs, layout, "max_pool2d")?;
         let (_, _, h, w) = layout.shape().dims4()?;
         if h * w > u32::MAX as usize {
@@ -77,19 +132,28 @@ impl Map1 for MaxPool {
         let (oh, ow) = self.geom.out_hw(h, w);
         let n_out = vs.len() / (h * w) * oh * ow;
         let (mut out, mut argmax) = (vec![T::zero(); n_out], vec![0u32; n_out]);
-        out.par_chunks_mut(oh * ow).zip(argmax.par_chunks_mut(oh * ow)).zip(vs.par_chunks(h * w)).for_each(
-            |((out, argmax), plane)| {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let best = self.geom.argmax(plane, h, w, oy, ox);
-                        out[oy * ow + ox] = plane[best];
-                        argmax[oy * ow + ox] = best as u32;
-                    }
-                }
-            },
-        );
+        out.par_chunks_mut(oh * ow)
+            .zip(argmax.par_chunks_mut(oh * ow))
+            .zip(vs.par_chunks(h * w))
+            .for_each(|((out, argmax), vs)| plane(vs, out, argmax));
         *self.argmax.lock().unwrap_or_else(|e| e.into_inner()) = Some(argmax.into());
         Ok(out)
+    }
+}
+
+impl Map1 for MaxPool {
+    fn f<T: WithDType>(&self, vs: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
+        let (_, _, h, w) = layout.shape().dims4()?;
+        let (oh, ow) = self.geom.out_hw(h, w);
+        self.forward(vs, layout, |plane, out, argmax| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let best = self.geom.argmax(plane, h, w, oy, ox);
+                    out[oy * ow + ox] = plane[best];
+                    argmax[oy * ow + ox] = best as u32;
+                }
+            }
+        })
     }
 }
 
@@ -101,7 +165,13 @@ impl CustomOp1 for MaxPool {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = layout.shape().dims4()?;
         let (oh, ow) = self.geom.out_hw(h, w);
-        Ok((self.map(storage, layout)?, Shape::from((n, c, oh, ow))))
+        let out = match storage {
+            CpuStorage::F32(vs) => CpuStorage::F32(
+                self.forward(vs, layout, |plane, out, argmax| self.geom.pool_plane_f32(plane, (h, w), out, argmax))?,
+            ),
+            _ => self.map(storage, layout)?,
+        };
+        Ok((out, Shape::from((n, c, oh, ow))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle::Result<Option<Tensor>> {

@@ -113,7 +113,7 @@ impl Learner {
         let r = &self.recorder;
         Ok(Snapshot {
             model: copy_model_tensors(&self.model)?,
-            opt: self.opt.snapshot(),
+            opt: self.opt.snapshot()?,
             data_epoch: self.data_epoch,
             frozen_groups: self.model.frozen_groups(),
             recorder_len: (r.iterations.len(), r.epochs.len(), r.epoch_ends.len()),
@@ -139,7 +139,7 @@ impl Learner {
     /// Returns the file written.
     pub fn save(&self, name: &str) -> Result<PathBuf> {
         let path = self.checkpoint_path(name);
-        let (opt_tensors, optimizer) = self.opt.export_state();
+        let (opt_tensors, optimizer) = self.opt.export_state()?;
         let mut tensors: BTreeMap<String, Tensor> =
             self.model.named_tensors().into_iter().map(|(n, t)| (format!("model/{n}"), t)).collect();
         tensors.extend(opt_tensors);

@@ -1,9 +1,11 @@
 //! fastai's optimisers over candle `Var`s: Adam with decoupled weight decay and fastai's debiasing, and SGD with
 //! momentum, both with parameter groups that each carry their own learning rate and momentum.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use candle::{backprop::GradStore, Tensor, Var};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CandleContext, Error, Result};
@@ -74,12 +76,30 @@ pub struct Hypers {
     pub wd: f64,
 }
 
-/// Per-parameter moving averages. Tensors are replaced, never mutated, so a clone is a snapshot.
+/// Per-parameter moving averages. The CPU step updates these tensors in place, so the optimiser must be their only
+/// holder: snapshots, restores, exports and imports copy them ([`ParamState::deep_copy`]). `Clone` shares the
+/// tensors: it is for snapshots, whose tensors nothing updates.
 #[derive(Debug, Clone)]
 struct ParamState {
     grad_avg: Option<Tensor>,
     sqr_avg: Option<Tensor>,
     step: u64,
+}
+
+impl ParamState {
+    /// A copy that shares no storage with `self`.
+    fn deep_copy(&self) -> candle::Result<Self> {
+        let copy = |t: &Option<Tensor>| t.as_ref().map(Tensor::copy).transpose();
+        Ok(Self { grad_avg: copy(&self.grad_avg)?, sqr_avg: copy(&self.sqr_avg)?, step: self.step })
+    }
+}
+
+/// Copies of every parameter's state (see [`ParamState::deep_copy`]).
+fn deep_copy_states(states: &[Vec<Option<ParamState>>]) -> candle::Result<Vec<Vec<Option<ParamState>>>> {
+    states
+        .iter()
+        .map(|group| group.iter().map(|s| s.as_ref().map(ParamState::deep_copy).transpose()).collect())
+        .collect()
 }
 
 /// A copy of the optimiser's state (moments, step counts, hypers) to restore later, e.g. after lr_find.
@@ -205,40 +225,42 @@ impl Optimizer {
         Ok(n_updated)
     }
 
-    /// A snapshot of moments, step counts and hypers (cheap: tensors are shared, never mutated).
-    pub fn snapshot(&self) -> OptimizerSnapshot {
-        OptimizerSnapshot { state: self.state.clone(), hypers: self.hypers.clone() }
+    /// A snapshot of moments, step counts and hypers: a copy, since steps update the moments in place.
+    pub fn snapshot(&self) -> Result<OptimizerSnapshot> {
+        let state = deep_copy_states(&self.state).ctx("copying the optimizer state for a snapshot")?;
+        Ok(OptimizerSnapshot { state, hypers: self.hypers.clone() })
     }
 
-    /// Puts back a snapshot taken from this optimiser.
+    /// Puts back a snapshot taken from this optimiser (copied again, so the snapshot can be restored twice).
     pub fn restore(&mut self, snapshot: &OptimizerSnapshot) -> Result<()> {
         self.check_len("optimizer snapshot groups", snapshot.hypers.len())?;
-        self.state = snapshot.state.clone();
+        self.state = deep_copy_states(&snapshot.state).ctx("copying an optimizer snapshot back")?;
         self.hypers = snapshot.hypers.clone();
         Ok(())
     }
 
     /// The state as named tensors (`opt/{group}/{name}/grad_avg`, `.../sqr_avg`) plus metadata, for checkpoints.
-    pub fn export_state(&self) -> (BTreeMap<String, Tensor>, OptimizerMeta) {
+    /// The tensors are copies: later steps do not change them.
+    pub fn export_state(&self) -> Result<(BTreeMap<String, Tensor>, OptimizerMeta)> {
         let mut tensors = BTreeMap::new();
         let mut steps = BTreeMap::new();
         for (g, group) in self.groups.iter().enumerate() {
             for (param, state) in group.iter().zip(&self.state[g]) {
                 let Some(state) = state else { continue };
                 let key = format!("{g}/{}", param.name);
-                if let Some(t) = &state.grad_avg {
-                    tensors.insert(format!("opt/{key}/grad_avg"), t.clone());
-                }
-                if let Some(t) = &state.sqr_avg {
-                    tensors.insert(format!("opt/{key}/sqr_avg"), t.clone());
+                for (what, t) in [("grad_avg", &state.grad_avg), ("sqr_avg", &state.sqr_avg)] {
+                    if let Some(t) = t {
+                        let copy = t.copy().ctx(&format!("copying optimizer state {key}/{what}"))?;
+                        tensors.insert(format!("opt/{key}/{what}"), copy);
+                    }
                 }
                 steps.insert(key, state.step);
             }
         }
-        (tensors, OptimizerMeta { config: self.config, hypers: self.hypers.clone(), steps })
+        Ok((tensors, OptimizerMeta { config: self.config, hypers: self.hypers.clone(), steps }))
     }
 
-    /// Loads state written by [`Optimizer::export_state`]; `tensors` are looked up by the same names.
+    /// Loads state written by [`Optimizer::export_state`]; `tensors` are looked up by the same names and copied.
     pub fn import_state(&mut self, tensors: &BTreeMap<String, Tensor>, meta: &OptimizerMeta) -> Result<()> {
         self.check_len("checkpoint optimizer groups", meta.hypers.len())?;
         self.hypers = meta.hypers.clone();
@@ -250,7 +272,11 @@ impl Optimizer {
                 let load = |what: &str| -> Result<Option<Tensor>> {
                     let Some(t) = tensors.get(&format!("opt/{key}/{what}")) else { return Ok(None) };
                     let device = param.var.device();
-                    let t = t.to_device(device).ctx(&format!("moving optimizer state {key} to the device"))?;
+                    // A copy, never `t` itself: steps update the state in place.
+                    let t = t
+                        .to_device(device)
+                        .and_then(|t| t.copy())
+                        .ctx(&format!("copying optimizer state {key} to the device"))?;
                     if t.shape() != param.var.shape() {
                         return Err(Error::InvalidParameter {
                             name: "optimizer state",
@@ -294,57 +320,136 @@ fn adam_update(param: &OptParam, grad: &Tensor, h: &Hypers, state: ParamState) -
     Ok(ParamState { grad_avg: Some(grad_avg), sqr_avg: Some(sqr_avg), step })
 }
 
-/// A contiguous f32 CPU tensor's values, borrowed from its storage.
-fn cpu_f32<'a>(storage: &'a candle::Storage, layout: &candle::Layout) -> Option<&'a [f32]> {
+/// A contiguous f32 CPU tensor's values, borrowed from its storage, with the address of the whole storage (to tell
+/// tensors that share one apart).
+fn cpu_f32<'a>(storage: &'a candle::Storage, layout: &candle::Layout) -> Option<(&'a [f32], *const f32)> {
     let candle::Storage::Cpu(cpu) = storage else { return None };
     let (start, end) = layout.contiguous_offsets()?;
-    cpu.as_slice::<f32>().ok().map(|s| &s[start..end])
+    let all = cpu.as_slice::<f32>().ok()?;
+    Some((&all[start..end], all.as_ptr()))
 }
 
-/// [`adam_update`] in one pass over contiguous f32 CPU tensors (the same float32 operations, without a dozen
-/// intermediate tensors); `None` when the tensors are elsewhere or of another type.
+/// Whether `t` is a contiguous f32 CPU tensor of `n` values, and the address of its storage.
+fn cpu_f32_storage(t: &Tensor, n: usize) -> Option<*const f32> {
+    let (store, layout) = t.storage_and_layout();
+    cpu_f32(&store, layout).filter(|(v, _)| v.len() == n).map(|(_, ptr)| ptr)
+}
+
+/// Runs a function on the values of a contiguous f32 CPU tensor, in place, under candle's write lock.
+struct InPlace<F>(RefCell<F>);
+
+impl<F: FnMut(&mut [f32]) -> candle::Result<()>> candle::InplaceOp1 for InPlace<F> {
+    fn name(&self) -> &'static str {
+        "adam-in-place"
+    }
+
+    fn cpu_fwd(&self, storage: &mut candle::CpuStorage, layout: &candle::Layout) -> candle::Result<()> {
+        let (candle::CpuStorage::F32(all), Some((start, end))) = (storage, layout.contiguous_offsets()) else {
+            candle::bail!("adam-in-place needs a contiguous f32 tensor")
+        };
+        (self.0.borrow_mut())(&mut all[start..end])
+    }
+}
+
+/// `f` on the values of `t`, which [`cpu_f32_storage`] has checked, in place.
+fn with_values_mut(t: &Tensor, f: impl FnMut(&mut [f32]) -> candle::Result<()>) -> candle::Result<()> {
+    t.inplace_op1(&InPlace(RefCell::new(f)))
+}
+
+/// The float32 constants of one Adam update, derived from the hypers and the step count as fastai derives them.
+#[derive(Clone, Copy)]
+struct AdamConsts {
+    wd: f32,
+    mom: f32,
+    damp: f32,
+    sqr_mom: f32,
+    sqr_damp: f32,
+    debias2: f32,
+    step_size: f32,
+    eps: f32,
+    /// No moving average yet (first step): it starts from 0 rather than `avg * mom`.
+    fresh_avg: bool,
+    fresh_sqr: bool,
+}
+
+/// Elements per parallel task: large enough that a task outweighs rayon's scheduling, small enough to split the
+/// big convolution weights (up to 2.4M values in resnet18) over every thread.
+const ADAM_CHUNK: usize = 1 << 15;
+
+/// fastai's Adam update of `p`, `avg` and `sqr` in place from `g`, element by element, in parallel chunks; each
+/// element's float32 operations are the same, in the same order, as [`adam_update`]'s tensor operations.
+fn adam_kernel(p: &mut [f32], g: &[f32], avg: &mut [f32], sqr: &mut [f32], c: AdamConsts) {
+    let serial = |p: &mut [f32], g: &[f32], avg: &mut [f32], sqr: &mut [f32]| {
+        for (((p, a), s), &g) in p.iter_mut().zip(avg.iter_mut()).zip(sqr.iter_mut()).zip(g) {
+            let new_a = if c.fresh_avg { 0.0 } else { *a * c.mom } + g * c.damp;
+            let new_s = if c.fresh_sqr { 0.0 } else { *s * c.sqr_mom } + g * g * c.sqr_damp;
+            *p = *p * c.wd + c.step_size * (new_a / ((new_s / c.debias2).sqrt() + c.eps));
+            *a = new_a;
+            *s = new_s;
+        }
+    };
+    if p.len() <= ADAM_CHUNK {
+        serial(p, g, avg, sqr);
+        return;
+    }
+    p.par_chunks_mut(ADAM_CHUNK)
+        .zip(g.par_chunks(ADAM_CHUNK))
+        .zip(avg.par_chunks_mut(ADAM_CHUNK))
+        .zip(sqr.par_chunks_mut(ADAM_CHUNK))
+        .for_each(|(((p, g), avg), sqr)| serial(p, g, avg, sqr));
+}
+
+/// [`adam_update`] on contiguous f32 CPU tensors: one parallel pass that updates the parameter and the moving
+/// averages in place (the optimiser owns its state tensors alone, see [`ParamState`]). `None` when the tensors are
+/// elsewhere, of another type, or share storage.
 fn adam_update_cpu(
     param: &OptParam,
     grad: &Tensor,
     h: &Hypers,
     state: &ParamState,
 ) -> candle::Result<Option<ParamState>> {
-    let step = state.step + 1;
-    let (new_p, new_avg, new_sqr) = {
-        let (p_store, p_layout) = param.var.storage_and_layout();
-        let (g_store, g_layout) = grad.storage_and_layout();
-        let (Some(p), Some(g)) = (cpu_f32(&p_store, p_layout), cpu_f32(&g_store, g_layout)) else { return Ok(None) };
-        let avg_guard = state.grad_avg.as_ref().map(|t| t.storage_and_layout());
-        let sqr_guard = state.sqr_avg.as_ref().map(|t| t.storage_and_layout());
-        let avg = avg_guard.as_ref().map(|(s, l)| cpu_f32(s, l));
-        let sqr = sqr_guard.as_ref().map(|(s, l)| cpu_f32(s, l));
-        if matches!(avg, Some(None)) || matches!(sqr, Some(None)) || p.len() != g.len() {
-            return Ok(None);
-        }
-        let (avg, sqr) = (avg.flatten(), sqr.flatten());
-        let wd = if param.do_wd && h.wd != 0.0 { (1.0 - h.lr * h.wd) as f32 } else { 1.0 };
-        let (mom, damp) = (h.mom as f32, (1.0 - h.mom) as f32);
-        let (sqr_mom, sqr_damp) = (h.sqr_mom as f32, (1.0 - h.sqr_mom) as f32);
-        let debias2 = debias(h.sqr_mom, 1.0 - h.sqr_mom, step) as f32;
-        let step_size = (-h.lr / debias(h.mom, 1.0 - h.mom, step)) as f32;
-        let eps = h.eps as f32;
-        let n = p.len();
-        let (mut new_p, mut new_avg, mut new_sqr) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for i in 0..n {
-            let a = avg.map_or(0.0, |v| v[i] * mom) + g[i] * damp;
-            let s = sqr.map_or(0.0, |v| v[i] * sqr_mom) + g[i] * g[i] * sqr_damp;
-            new_p.push(p[i] * wd + step_size * (a / ((s / debias2).sqrt() + eps)));
-            new_avg.push(a);
-            new_sqr.push(s);
-        }
-        (new_p, new_avg, new_sqr)
+    let n = param.var.elem_count();
+    let (Some(p_ptr), Some(g_ptr)) = (cpu_f32_storage(&param.var, n), cpu_f32_storage(grad, n)) else {
+        return Ok(None);
     };
-    let (shape, device) = (param.var.shape().clone(), param.var.device().clone());
-    param.var.set(&Tensor::from_vec(new_p, shape.clone(), &device)?)?;
-    let grad_avg = Some(Tensor::from_vec(new_avg, shape.clone(), &device)?);
-    let sqr_avg = Some(Tensor::from_vec(new_sqr, shape, &device)?);
-    Ok(Some(ParamState { grad_avg, sqr_avg, step }))
+    let (fresh_avg, fresh_sqr) = (state.grad_avg.is_none(), state.sqr_avg.is_none());
+    let zeros = || Tensor::zeros(param.var.shape(), candle::DType::F32, &candle::Device::Cpu);
+    let avg_t = state.grad_avg.clone().map_or_else(zeros, Ok)?;
+    let sqr_t = state.sqr_avg.clone().map_or_else(zeros, Ok)?;
+    let (Some(avg_ptr), Some(sqr_ptr)) = (cpu_f32_storage(&avg_t, n), cpu_f32_storage(&sqr_t, n)) else {
+        return Ok(None);
+    };
+    // Writing a storage while another lock on it is held would deadlock: all four must be distinct.
+    let ptrs = [p_ptr, g_ptr, avg_ptr, sqr_ptr];
+    if (1..4).any(|i| ptrs[..i].contains(&ptrs[i])) {
+        return Ok(None);
+    }
+    let step = state.step + 1;
+    let c = AdamConsts {
+        wd: if param.do_wd && h.wd != 0.0 { (1.0 - h.lr * h.wd) as f32 } else { 1.0 },
+        mom: h.mom as f32,
+        damp: (1.0 - h.mom) as f32,
+        sqr_mom: h.sqr_mom as f32,
+        sqr_damp: (1.0 - h.sqr_mom) as f32,
+        debias2: debias(h.sqr_mom, 1.0 - h.sqr_mom, step) as f32,
+        step_size: (-h.lr / debias(h.mom, 1.0 - h.mom, step)) as f32,
+        eps: h.eps as f32,
+        fresh_avg,
+        fresh_sqr,
+    };
+    {
+        let (g_store, g_layout) = grad.storage_and_layout();
+        let Some((g, _)) = cpu_f32(&g_store, g_layout) else { return Ok(None) };
+        with_values_mut(&avg_t, |avg| {
+            with_values_mut(&sqr_t, |sqr| {
+                with_values_mut(&param.var, |p| {
+                    adam_kernel(p, g, avg, sqr, c);
+                    Ok(())
+                })
+            })
+        })?;
+    }
+    Ok(Some(ParamState { grad_avg: Some(avg_t), sqr_avg: Some(sqr_t), step }))
 }
 
 /// fastai's SGD: `weight_decay`, then `momentum_step` over `average_grad` (no dampening) or plain `sgd_step`.

@@ -94,6 +94,19 @@ impl Float for f64 {
     }
 }
 
+/// A vector of `len` values that `fill` writes, every one of them: an output buffer without zeroing it first (for
+/// memory-bound loops, zeroing is a whole extra pass over memory).
+///
+/// `fill` must write each of the `len` elements; callers cut the slice into chunks that cover it.
+pub(crate) fn filled<T: Float>(len: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<T>])) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the capacity is at least `len`, and `fill` has written each of the first `len` elements (the
+    // contract above, kept by every caller in this crate), so they are initialised.
+    unsafe { out.set_len(len) };
+    out
+}
+
 /// A read-only strided matrix view into a slice: element (r, c) is `data[r·rs + c·cs]`.
 #[derive(Clone, Copy)]
 pub(crate) struct MatRef<'a, T> {

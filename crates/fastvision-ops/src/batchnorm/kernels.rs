@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::Stats;
-use crate::float::Float;
+use crate::float::{filled, Float};
 
 /// The input viewed as N×C×R (R = product of the dims after the channels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,21 +114,21 @@ pub(crate) fn affine<T: Float>(x: &[T], scale: &[T], shift: &[T], d: Dims, relu:
 }
 
 fn affine_impl<T: Float, const RELU: bool>(x: &[T], scale: &[T], shift: &[T], d: Dims) -> Vec<T> {
-    let mut y = vec![T::zero(); x.len()];
-    if x.is_empty() {
-        return y;
+    if x.is_empty() || d.c * d.r == 0 {
+        return vec![T::zero(); x.len()];
     }
-    y.par_chunks_mut(d.c * d.r).zip(x.par_chunks(d.c * d.r)).for_each(|(y, x)| {
-        for ch in 0..d.c {
-            let (a, b) = (scale[ch], shift[ch]);
-            let range = ch * d.r..(ch + 1) * d.r;
-            for (yo, &xi) in y[range.clone()].iter_mut().zip(&x[range]) {
-                let v = xi * a + b;
-                *yo = if RELU && v <= T::zero() { T::zero() } else { v };
+    filled(x.len(), |y| {
+        y.par_chunks_mut(d.c * d.r).zip(x.par_chunks(d.c * d.r)).for_each(|(y, x)| {
+            for ch in 0..d.c {
+                let (a, b) = (scale[ch], shift[ch]);
+                let range = ch * d.r..(ch + 1) * d.r;
+                for (yo, &xi) in y[range.clone()].iter_mut().zip(&x[range]) {
+                    let v = xi * a + b;
+                    yo.write(if RELU && v <= T::zero() { T::zero() } else { v });
+                }
             }
-        }
-    });
-    y
+        });
+    })
 }
 
 /// The output gradient with ReLU's mask applied (`dy` where `y > 0`), branch-free.
@@ -172,21 +172,21 @@ fn grad_sums<T: Float, const RELU: bool>(
 
 /// `dx = k1[c]·g + k2[c]·x + k3[c]`, per image in parallel.
 fn linear_dx<T: Float, const RELU: bool>(x: &[T], y: &[T], dy: &[T], k: &[(T, T, T)], d: Dims) -> Vec<T> {
-    let mut dx = vec![T::zero(); x.len()];
-    if x.is_empty() {
-        return dx;
-    }
     let plane = d.c * d.r;
-    dx.par_chunks_mut(plane).enumerate().for_each(|(i, dx)| {
-        for (ch, &(k1, k2, k3)) in k.iter().enumerate() {
-            let o = i * plane + ch * d.r;
-            let (x, y, dy) = (&x[o..o + d.r], &y[o..o + d.r], &dy[o..o + d.r]);
-            for (((out, &xi), &yi), &gi) in dx[ch * d.r..(ch + 1) * d.r].iter_mut().zip(x).zip(y).zip(dy) {
-                *out = k1 * masked::<T, RELU>(gi, yi) + k2 * xi + k3;
+    if x.is_empty() || plane == 0 {
+        return vec![T::zero(); x.len()];
+    }
+    filled(x.len(), |dx| {
+        dx.par_chunks_mut(plane).enumerate().for_each(|(i, dx)| {
+            for (ch, &(k1, k2, k3)) in k.iter().enumerate() {
+                let o = i * plane + ch * d.r;
+                let (x, y, dy) = (&x[o..o + d.r], &y[o..o + d.r], &dy[o..o + d.r]);
+                for (((out, &xi), &yi), &gi) in dx[ch * d.r..(ch + 1) * d.r].iter_mut().zip(x).zip(y).zip(dy) {
+                    out.write(k1 * masked::<T, RELU>(gi, yi) + k2 * xi + k3);
+                }
             }
-        }
-    });
-    dx
+        });
+    })
 }
 
 /// Training backward: `dx = w/std·(g - mean(g) - x̂·mean(g·x̂))`, `dw = Σ g·x̂`, `db = Σ g`.

@@ -15,14 +15,16 @@
 use rayon::prelude::*;
 
 use super::geometry::Geometry;
-use crate::float::{matmul, parallelism, Float, MatMut, MatRef};
+use std::mem::MaybeUninit;
+
+use crate::float::{filled, matmul, parallelism, Float, MatMut, MatRef};
 
 /// Points of a transformed tile (6×6).
 const POINTS: usize = 36;
 /// Output tile side.
 const TILE: usize = 4;
 /// Tiles one unit should hold at least, so its 36 products are wide enough for the packed kernels.
-const TARGET_TILES: usize = 128;
+const TARGET_TILES: usize = 64;
 /// Tiles per chunk at most, so a chunk's transformed input and output (36 × channels × tiles each) stay in cache.
 const MAX_CHUNK_TILES: usize = 256;
 /// Scratch slots: transformed weights (caller's thread), channels-last input and output, transformed input and
@@ -484,7 +486,6 @@ impl Shape {
 /// Convolves `x` (`batch × ins × h × w`) with transformed weights `u` (`[36][ins][outs]`), 3×3 "same".
 fn convolve<T: Float>(x: &[T], u: &[T], batch: usize, ins: usize, outs: usize, h: usize, w: usize) -> Vec<T> {
     let s = Shape { ins, outs, h, w, th: h.div_ceil(TILE), tw: w.div_ceil(TILE) };
-    let mut y = vec![T::zero(); batch * outs * h * w];
     let threads = rayon::current_num_threads().max(1);
     // Few tiles in all (deep layers of small images): one unit with threaded products, so each point's weights
     // are read once rather than once per thread.
@@ -492,24 +493,29 @@ fn convolve<T: Float>(x: &[T], u: &[T], batch: usize, ins: usize, outs: usize, h
     let images = if few { batch } else { TARGET_TILES.div_ceil(s.th * s.tw).clamp(1, batch.div_ceil(threads).max(1)) };
     let units = batch.div_ceil(images.max(1));
     let (in_img, out_img) = (ins * h * w, outs * h * w);
-    if threads > 1 && units >= threads {
-        y.par_chunks_mut(images * out_img).enumerate().for_each(|(unit, y_unit)| {
-            let x_unit = &x[unit * images * in_img..][..y_unit.len() / out_img * in_img];
-            convolve_unit(x_unit, u, &s, y_unit, gemm::Parallelism::None);
-        });
-    } else {
-        let par = parallelism(threads);
-        for (unit, y_unit) in y.chunks_mut(images * out_img).enumerate() {
-            let x_unit = &x[unit * images * in_img..][..y_unit.len() / out_img * in_img];
-            convolve_unit(x_unit, u, &s, y_unit, par);
-        }
+    if out_img == 0 {
+        return vec![T::zero(); batch * out_img];
     }
-    y
+    // Every output element is written by `from_channels_last` (units are whole images), so no zeroing first.
+    filled(batch * out_img, |y| {
+        if threads > 1 && units >= threads {
+            y.par_chunks_mut(images * out_img).enumerate().for_each(|(unit, y_unit)| {
+                let x_unit = &x[unit * images * in_img..][..y_unit.len() / out_img * in_img];
+                convolve_unit(x_unit, u, &s, y_unit, gemm::Parallelism::None);
+            });
+        } else {
+            let par = parallelism(threads);
+            for (unit, y_unit) in y.chunks_mut(images * out_img).enumerate() {
+                let x_unit = &x[unit * images * in_img..][..y_unit.len() / out_img * in_img];
+                convolve_unit(x_unit, u, &s, y_unit, par);
+            }
+        }
+    })
 }
 
 /// One unit of whole images: channels-last copy, then per chunk of tile rows the input transform, 36 products and
 /// the output transform, then the channels-last output back to NCHW.
-fn convolve_unit<T: Float>(x: &[T], u: &[T], s: &Shape, y: &mut [T], par: gemm::Parallelism) {
+fn convolve_unit<T: Float>(x: &[T], u: &[T], s: &Shape, y: &mut [MaybeUninit<T>], par: gemm::Parallelism) {
     let images = y.len() / (s.outs * s.h * s.w);
     let ((hp, wp), (ht, wt)) = (s.padded(), s.tiled());
     T::with_scratch(CHANNELS_LAST_IN, images * hp * wp * s.ins, |xp| {
@@ -567,8 +573,8 @@ fn to_channels_last<T: Float>(x: &[T], (channels, h, w): (usize, usize, usize), 
     }
 }
 
-/// One image's channels-last output (`ht × wt × outs`) cut to `h × w` into NCHW `y`.
-fn from_channels_last<T: Float>(yt: &[T], s: &Shape, y: &mut [T]) {
+/// One image's channels-last output (`ht × wt × outs`) cut to `h × w` into NCHW `y`, writing every element.
+fn from_channels_last<T: Float>(yt: &[T], s: &Shape, y: &mut [MaybeUninit<T>]) {
     let (_, wt) = s.tiled();
     for row in 0..s.h {
         let src = &yt[row * wt * s.outs..][..s.w * s.outs];
@@ -577,7 +583,7 @@ fn from_channels_last<T: Float>(yt: &[T], s: &Shape, y: &mut [T]) {
                 for o in o0..(o0 + BLOCK).min(s.outs) {
                     let dst = &mut y[(o * s.h + row) * s.w..][..s.w];
                     for col in x0..(x0 + BLOCK).min(s.w) {
-                        dst[col] = src[col * s.outs + o];
+                        dst[col].write(src[col * s.outs + o]);
                     }
                 }
             }

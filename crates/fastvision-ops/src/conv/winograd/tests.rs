@@ -87,3 +87,20 @@ fn applies_only_to_same_padded_3x3_stride_1_with_enough_channels() {
     assert!(applies_to_weight_grad(&geometry(32, 256, 256, 8, 8)));
     assert!(!applies_to_weight_grad(&geometry(16, 512, 512, 7, 7)));
 }
+
+#[test]
+fn transpose_moves_every_element_in_blocks_and_edges() {
+    for (rows, cols) in [(1, 1), (8, 8), (13, 19), (16, 24), (7, 9)] {
+        let (ss, ds) = (cols + 3, rows + 5);
+        let src: Vec<f32> = values(2 + rows * ss, (rows * cols) as u64).into_iter().map(|v| v as f32).collect();
+        let mut dst = vec![MaybeUninit::new(f32::NAN); 1 + cols * ds];
+        transpose(&src, (2, ss), &mut dst, (1, ds), (rows, cols));
+        for i in 0..rows {
+            for j in 0..cols {
+                // SAFETY: every element was initialised (NaN or a copied value).
+                let got = unsafe { dst[1 + j * ds + i].assume_init() };
+                assert_eq!(got.to_bits(), src[2 + i * ss + j].to_bits(), "{rows}×{cols} at ({i}, {j})");
+            }
+        }
+    }
+}

@@ -284,18 +284,18 @@ impl CustomOp3 for TrainOp {
         &self,
         xs: &Tensor,
         weight: &Tensor,
-        _bias: &Tensor,
-        ys: &Tensor,
+        bias: &Tensor,
+        _ys: &Tensor,
         grad: &Tensor,
     ) -> candle::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         crate::profile::timed("batch_norm.backward", || {
             let grad = grad.contiguous()?;
-            let (dx, dw, db) = backward_tensors(xs, weight, ys, &grad, |x, w, y, dy| match (x, w, y, dy) {
-                (Slice::F32(x), Slice::F32(w), Slice::F32(y), Slice::F32(dy)) => {
-                    Ok(Grads::F32(kernels::train_backward(x, w, y, dy, &self.stats, self.dims, self.relu)))
+            let (dx, dw, db) = backward_tensors(xs, weight, bias, &grad, |x, w, b, dy| match (x, w, b, dy) {
+                (Slice::F32(x), Slice::F32(w), Slice::F32(b), Slice::F32(dy)) => {
+                    Ok(Grads::F32(kernels::train_backward(x, w, b, dy, &self.stats, self.dims, self.relu)))
                 }
-                (Slice::F64(x), Slice::F64(w), Slice::F64(y), Slice::F64(dy)) => {
-                    Ok(Grads::F64(kernels::train_backward(x, w, y, dy, &self.stats, self.dims, self.relu)))
+                (Slice::F64(x), Slice::F64(w), Slice::F64(b), Slice::F64(dy)) => {
+                    Ok(Grads::F64(kernels::train_backward(x, w, b, dy, &self.stats, self.dims, self.relu)))
                 }
                 _ => candle::bail!("fused BatchNorm backward: mixed dtypes"),
             })?;
@@ -342,18 +342,18 @@ impl CustomOp3 for AffineOp {
         &self,
         xs: &Tensor,
         scale: &Tensor,
-        _shift: &Tensor,
-        ys: &Tensor,
+        shift: &Tensor,
+        _ys: &Tensor,
         grad: &Tensor,
     ) -> candle::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         crate::profile::timed("batch_norm_eval.backward", || {
             let grad = grad.contiguous()?;
-            let (dx, ds, db) = backward_tensors(xs, scale, ys, &grad, |x, a, y, dy| match (x, a, y, dy) {
-                (Slice::F32(x), Slice::F32(a), Slice::F32(y), Slice::F32(dy)) => {
-                    Ok(Grads::F32(kernels::affine_backward(x, a, y, dy, self.dims, self.relu)))
+            let (dx, ds, db) = backward_tensors(xs, scale, shift, &grad, |x, a, b, dy| match (x, a, b, dy) {
+                (Slice::F32(x), Slice::F32(a), Slice::F32(b), Slice::F32(dy)) => {
+                    Ok(Grads::F32(kernels::affine_backward(x, a, b, dy, self.dims, self.relu)))
                 }
-                (Slice::F64(x), Slice::F64(a), Slice::F64(y), Slice::F64(dy)) => {
-                    Ok(Grads::F64(kernels::affine_backward(x, a, y, dy, self.dims, self.relu)))
+                (Slice::F64(x), Slice::F64(a), Slice::F64(b), Slice::F64(dy)) => {
+                    Ok(Grads::F64(kernels::affine_backward(x, a, b, dy, self.dims, self.relu)))
                 }
                 _ => candle::bail!("fused affine backward: mixed dtypes"),
             })?;
@@ -368,18 +368,18 @@ enum Grads {
     F64((Vec<f64>, Vec<f64>, Vec<f64>)),
 }
 
-/// Reads four CPU tensors as slices, runs a backward kernel on them, and wraps its three outputs as tensors shaped
-/// like (x, per-channel, per-channel).
+/// Reads four CPU tensors (input, two per-channel tensors, output gradient) as slices, runs a backward kernel on
+/// them, and wraps its three outputs as tensors shaped like (x, per-channel, per-channel).
 fn backward_tensors(
     xs: &Tensor,
     per_channel: &Tensor,
-    ys: &Tensor,
+    second_per_channel: &Tensor,
     grad: &Tensor,
     f: impl FnOnce(Slice<'_>, Slice<'_>, Slice<'_>, Slice<'_>) -> candle::Result<Grads>,
 ) -> candle::Result<(Tensor, Tensor, Tensor)> {
     let (sx, lx) = xs.storage_and_layout();
     let (sw, lw) = per_channel.storage_and_layout();
-    let (sy, ly) = ys.storage_and_layout();
+    let (sy, ly) = second_per_channel.storage_and_layout();
     let (sg, lg) = grad.storage_and_layout();
     let (Storage::Cpu(sx), Storage::Cpu(sw), Storage::Cpu(sy), Storage::Cpu(sg)) = (&*sx, &*sw, &*sy, &*sg) else {
         candle::bail!("fused BatchNorm backward: expected CPU tensors")

@@ -1,6 +1,6 @@
 //! CPU milliseconds (process CPU time, so other jobs on the machine distort it less than wall time) of the
-//! forward pass, input gradient and weight gradient of ResNet layers, on one rayon thread. Compare the Winograd and im2col
-//! paths by running it twice: `FASTVISION_CONV_WINOGRAD=0 cargo run --release -p fastvision-ops --example
+//! forward pass, input gradient and weight gradient of ResNet layers, on one rayon thread. Compare the Winograd
+//! and im2col paths by running it twice: `FASTVISION_CONV_WINOGRAD=0 cargo run --release -p fastvision-ops --example
 //! conv_cpu_time [-- NAME-PART]` and without the variable.
 #![allow(clippy::print_stdout)]
 
@@ -59,15 +59,15 @@ fn main() -> anyhow::Result<()> {
             let ho = (hw + 2 * pad - k) / stride + 1;
             let dy = Tensor::randn(0f32, 1.0, (n, co, ho, ho), &Device::Cpu)?;
             let fwd = cpu_ms(|| Ok(fastvision_ops::conv2d(&x, &w, stride, pad, 1, 1).map(drop)?))?;
-            let dinput =
-                cpu_ms(|| Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (stride, pad, 1, 1), (true, false)).map(drop)?))?;
-            let dweight = cpu_ms(|| {
-                Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (stride, pad, 1, 1), (false, true)).map(drop)?)
-            })?;
+            let backward = |want: (bool, bool)| {
+                cpu_ms(|| Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (stride, pad, 1, 1), want).map(drop)?))
+            };
+            let (dinput, dweight) = (backward((true, false))?, backward((false, true))?);
             let gflop = 2.0 * (n * co * ci * k * k * ho * ho) as f64 / 1e9;
             let rate = |ms: f64| gflop / ms * 1e3;
             println!(
-                "{name:<26} fwd {fwd:6.2} ms ({:4.0} GFLOP/CPU-s)  dinput {dinput:6.2} ms ({:4.0})  dweight {dweight:6.2} ms ({:4.0})",
+                "{name:<26} fwd {fwd:6.2} ms ({:4.0} GFLOP/CPU-s)  dinput {dinput:6.2} ms ({:4.0})  \
+                 dweight {dweight:6.2} ms ({:4.0})",
                 rate(fwd),
                 rate(dinput),
                 rate(dweight)

@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::Stats;
-use crate::float::{filled, Float};
+use crate::float::{filled, widest, Float};
 
 /// The input viewed as N×C×R (R = product of the dims after the channels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,38 +172,13 @@ fn grad_sums<T: Float, const RELU: bool>(
         .collect()
 }
 
-/// Defines `$name`, which runs the plane loop `$inner` compiled for AVX-512 (or AVX2 + FMA) where the CPU has it:
-/// the crate's baseline is SSE2, and the backward loops were compute-bound there (BatchNorm backward per resnet18
-/// step 70–75 → 39–40 ms; the forward loops are memory-bound and gained nothing, so they stay as they are). Rust
-/// does not contract a multiply and an add into an FMA on its own, so every build computes the same bits.
-macro_rules! widest {
-    ($name:ident, $inner:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        fn $name<T: Float, const RELU: bool>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma,avx512f")]
-                unsafe fn avx512<T: Float, const RELU: bool>($($arg: $ty),*) -> $ret {
-                    $inner::<T, RELU>($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: Float, const RELU: bool>($($arg: $ty),*) -> $ret {
-                    $inner::<T, RELU>($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (and with it AVX2 and FMA), checked just above.
-                    return unsafe { avx512::<T, RELU>($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                    return unsafe { avx2::<T, RELU>($($arg),*) };
-                }
-            }
-            $inner::<T, RELU>($($arg),*)
-        }
-    };
-}
-
-widest!(plane_sums, plane_sums_any, (x: &[T], dy: &[T], gate: (T, T), m: T) -> (f64, f64));
+widest!(
+    /// [`plane_sums_any`] in the widest build. The backward plane loops were compute-bound in the SSE2 baseline:
+    /// BatchNorm backward per resnet18 step 70–75 → 39–41 ms (the forward loops are memory-bound and gained
+    /// nothing, so they stay as they are).
+    fn plane_sums[T: Float, const RELU: bool][T, RELU](x: &[T], dy: &[T], gate: (T, T), m: T)
+        -> (f64, f64) = plane_sums_any
+);
 
 /// `(Σ g, Σ g·(x - m))` over one plane, g the masked output gradient.
 #[inline(always)]
@@ -214,7 +189,13 @@ fn plane_sums_any<T: Float, const RELU: bool>(x: &[T], dy: &[T], gate: (T, T), m
     })
 }
 
-widest!(plane_dx, plane_dx_any, (out: &mut [MaybeUninit<T>], x: &[T], dy: &[T], gate: (T, T), k: (T, T, T)) -> ());
+widest!(
+    /// [`plane_dx_any`] in the widest build.
+    fn plane_dx[T: Float, const RELU: bool][T, RELU](
+        out: &mut [MaybeUninit<T>], x: &[T], dy: &[T], gate: (T, T), k: (T, T, T)
+    )
+        -> () = plane_dx_any
+);
 
 /// `out = k1·g + k2·x + k3` over one plane, g the masked output gradient.
 #[inline(always)]

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::geometry::Geometry;
 use std::mem::MaybeUninit;
 
-use crate::float::{filled, matmul, parallelism, Float, MatMut, MatRef};
+use crate::float::{filled, matmul, parallelism, widest, Float, MatMut, MatRef};
 
 /// Points of a transformed tile (6×6).
 const POINTS: usize = 36;
@@ -38,7 +38,8 @@ const PRODUCTS: usize = 1;
 const MIN_CHANNELS: usize = 16;
 
 /// Whether [`forward`] and [`input_grad`] handle this convolution: 3×3, stride 1, padding 1, no dilation or
-/// groups, enough channels, images larger than one tile; `FASTVISION_CONV_WINOGRAD=0` turns it off (to compare against the im2col path).
+/// groups, enough channels, images larger than one tile; `FASTVISION_CONV_WINOGRAD=0` turns it off (to compare
+/// against the im2col path).
 pub(crate) fn applies(g: &Geometry) -> bool {
     g.k_h == 3
         && g.k_w == 3
@@ -81,37 +82,6 @@ pub(crate) fn input_grad<T: Float>(dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
         transform_weights(w, g.c_out, g.c_in, true, u);
         convolve(dy, u, g.batch, g.c_out, g.c_in, g.h_in, g.w_in)
     })
-}
-
-/// Runs `$f` compiled for AVX-512 (or AVX2) when the CPU has it: the transforms are elementwise loops over
-/// channels that the compiler vectorises for whatever the function is compiled for, and the crate's baseline target
-/// is SSE2. Rust never contracts a multiply and an add into an FMA on its own, so every build gives the same bits.
-macro_rules! with_widest_vectors {
-    ($(#[$doc:meta])* $name:ident = $f:ident($($arg:ident: $ty:ty),*)) => {
-        $(#[$doc])*
-        fn $name<T: Float>($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma,avx512f")]
-                unsafe fn avx512<T: Float>($($arg: $ty),*) {
-                    $f($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: Float>($($arg: $ty),*) {
-                    $f($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (and with it AVX2 and FMA), checked just above.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $f($($arg),*)
-        }
-    };
 }
 
 /// `N` slices of `len` elements starting at `start`, `start + stride`, … of `buf`.
@@ -237,9 +207,10 @@ fn weight_grad_unit<T: Float>(
     });
 }
 
-with_widest_vectors!(
+widest!(
     /// `d[point][tile][out] = (A dy Aᵀ)[point]` for the 4×4 output-gradient tile `dy` of every tile of the chunk.
-    gradient_transform = gradient_transform_any(dyt: &[T], s: &Shape, rows: std::ops::Range<usize>, d: &mut [T])
+    fn gradient_transform[T: Float][T](dyt: &[T], s: &Shape, rows: std::ops::Range<usize>, d: &mut [T])
+        -> () = gradient_transform_any
 );
 
 #[inline(always)]
@@ -264,9 +235,10 @@ fn gradient_transform_any<T: Float>(dyt: &[T], s: &Shape, rows: std::ops::Range<
     }
 }
 
-with_widest_vectors!(
+widest!(
     /// The 3×3 kernel gradients from input `i` to every output, `taps[tap][out]`, from `acc[point][in][out]`.
-    kernel_gradients = kernel_gradients_any(acc: &[T], s: &Shape, i: usize, cols: &mut [T], taps: &mut [T])
+    fn kernel_gradients[T: Float][T](acc: &[T], s: &Shape, i: usize, cols: &mut [T], taps: &mut [T])
+        -> () = kernel_gradients_any
 );
 
 #[inline(always)]
@@ -372,9 +344,10 @@ struct KernelSource<'a, T> {
     transposed: bool,
 }
 
-with_widest_vectors!(
+widest!(
     /// The transformed kernels from input `i` into every output, `u_i[point][out]`.
-    transform_kernels = transform_kernels_any(k: &KernelSource<'_, T>, i: usize, taps: &mut [T], rows: &mut [T], u_i: &mut [T])
+    fn transform_kernels[T: Float][T](k: &KernelSource<'_, T>, i: usize, taps: &mut [T], rows: &mut [T], u_i: &mut [T])
+        -> () = transform_kernels_any
 );
 
 #[inline(always)]
@@ -647,9 +620,10 @@ unsafe fn transpose8x8(src: *const f32, src_stride: usize, dst: *mut f32, dst_st
     }
 }
 
-with_widest_vectors!(
+widest!(
     /// `v[point][tile][in] = (Bᵀ d B)[point]` for the 6×6 patch `d` of every tile of the chunk's tile rows.
-    input_transform = input_transform_any(xp: &[T], s: &Shape, rows: std::ops::Range<usize>, v: &mut [T])
+    fn input_transform[T: Float][T](xp: &[T], s: &Shape, rows: std::ops::Range<usize>, v: &mut [T])
+        -> () = input_transform_any
 );
 
 #[inline(always)]
@@ -674,9 +648,10 @@ fn input_transform_any<T: Float>(xp: &[T], s: &Shape, rows: std::ops::Range<usiz
     }
 }
 
-with_widest_vectors!(
+widest!(
     /// The chunk's tiles of the channels-last output `yt` from `m[point][tile][out]`: `Aᵀ M A` per tile.
-    output_transform = output_transform_any(m: &[T], s: &Shape, rows: std::ops::Range<usize>, yt: &mut [T])
+    fn output_transform[T: Float][T](m: &[T], s: &Shape, rows: std::ops::Range<usize>, yt: &mut [T])
+        -> () = output_transform_any
 );
 
 #[inline(always)]

@@ -183,11 +183,7 @@ fn weight_grad_unit<T: Float>(
                 let dy_image = &dy[image * s.outs * s.h * s.w..][..s.outs * s.h * s.w];
                 to_channels_last(dy_image, (s.outs, s.h, s.w), wt, 0, &mut dyt[image * ht * wt * s.outs..]);
             }
-            let tile_rows = images * s.th;
-            let rows_per_chunk = (MAX_CHUNK_TILES / s.tw).max(1);
-            for r0 in (0..tile_rows).step_by(rows_per_chunk) {
-                let rows = r0..(r0 + rows_per_chunk).min(tile_rows);
-                let tiles = rows.len() * s.tw;
+            for (rows, tiles) in chunks(s, images) {
                 T::with_scratch(TRANSFORMED, POINTS * tiles * s.ins, |v| {
                     input_transform(xp, s, rows.clone(), v);
                     T::with_scratch(PRODUCTS, POINTS * tiles * s.outs, |d| {
@@ -215,21 +211,36 @@ widest!(
 
 #[inline(always)]
 fn gradient_transform_any<T: Float>(dyt: &[T], s: &Shape, rows: std::ops::Range<usize>, d: &mut [T]) {
-    let (outs, tiles) = (s.outs, rows.len() * s.tw);
-    let (ht, wt) = s.tiled();
-    let mut rowt = vec![T::zero(); 6 * TILE * outs]; // [ξ][tile column b][out]: A over the tile rows
+    tiles_to_points::<T, TILE>(dyt, s.tiled(), s.outs, s, rows, d, at_transform);
+}
+
+/// `dst[point][tile][channel]`: the separable 6×6 transform `f` (rows, then columns) of each tile's `P×P` patch,
+/// for every tile of the chunk's tile rows, read from a channels-last image of `(height, width)` pixels with
+/// `channels` values each. The input transform (`P = 6`, `Bᵀ`) and the output-gradient transform (`P = 4`, `A`).
+#[inline(always)]
+fn tiles_to_points<T: Float, const P: usize>(
+    src: &[T],
+    (height, width): (usize, usize),
+    channels: usize,
+    s: &Shape,
+    rows: std::ops::Range<usize>,
+    dst: &mut [T],
+    f: impl Fn([&[T]; P], [&mut [T]; 6]),
+) {
+    let (ch, tiles) = (channels, rows.len() * s.tw);
+    let mut rowt = vec![T::zero(); 6 * P * ch]; // [ξ][patch column][channel]: `f` over the patch rows
     for (r_local, r) in rows.enumerate() {
         let (image, ty) = (r / s.th, r % s.th);
         for tx in 0..s.tw {
-            let corner = ((image * ht + ty * TILE) * wt + tx * TILE) * outs;
-            for b in 0..TILE {
-                let src = strided::<T, 4>(dyt, corner + b * outs, wt * outs, outs);
-                at_transform(src, strided_mut::<T, 6>(&mut rowt, b * outs, TILE * outs, outs));
+            let corner = ((image * height + ty * TILE) * width + tx * TILE) * ch;
+            for j in 0..P {
+                let column = strided::<T, P>(src, corner + j * ch, width * ch, ch);
+                f(column, strided_mut::<T, 6>(&mut rowt, j * ch, P * ch, ch));
             }
             let tile = r_local * s.tw + tx;
             for xi in 0..6 {
-                let src = strided::<T, 4>(&rowt, xi * TILE * outs, outs, outs);
-                at_transform(src, strided_mut::<T, 6>(d, (xi * 6 * tiles + tile) * outs, tiles * outs, outs));
+                let row = strided::<T, P>(&rowt, xi * P * ch, ch, ch);
+                f(row, strided_mut::<T, 6>(dst, (xi * 6 * tiles + tile) * ch, tiles * ch, ch));
             }
         }
     }
@@ -497,11 +508,7 @@ fn convolve_unit<T: Float>(x: &[T], u: &[T], s: &Shape, y: &mut [MaybeUninit<T>]
                 let x_image = &x[image * s.ins * s.h * s.w..][..s.ins * s.h * s.w];
                 to_channels_last(x_image, (s.ins, s.h, s.w), s.padded().1, 1, xp_image);
             }
-            let tile_rows = images * s.th;
-            let rows_per_chunk = (MAX_CHUNK_TILES / s.tw).max(1);
-            for r0 in (0..tile_rows).step_by(rows_per_chunk) {
-                let rows = r0..(r0 + rows_per_chunk).min(tile_rows);
-                let tiles = rows.len() * s.tw;
+            for (rows, tiles) in chunks(s, images) {
                 T::with_scratch(TRANSFORMED, POINTS * tiles * s.ins, |v| {
                     input_transform(xp, s, rows.clone(), v);
                     T::with_scratch(PRODUCTS, POINTS * tiles * s.outs, |m| {
@@ -522,6 +529,18 @@ fn convolve_unit<T: Float>(x: &[T], u: &[T], s: &Shape, y: &mut [MaybeUninit<T>]
             }
         });
     });
+}
+
+/// The chunks of a unit of `images` images: ranges of tile rows (counted across the unit's images) of at most
+/// [`MAX_CHUNK_TILES`] tiles, with their tile counts.
+fn chunks(s: &Shape, images: usize) -> impl Iterator<Item = (std::ops::Range<usize>, usize)> {
+    let (tile_rows, tw) = (images * s.th, s.tw);
+    let rows_per_chunk = (MAX_CHUNK_TILES / tw).max(1);
+    (0..tile_rows).step_by(rows_per_chunk).map(move |r0| {
+        let rows = r0..(r0 + rows_per_chunk).min(tile_rows);
+        let tiles = rows.len() * tw;
+        (rows, tiles)
+    })
 }
 
 /// One image `channels × h × w` into `xp` (rows of `wp` pixels, channels last), shifted by `pad` pixels down and
@@ -628,24 +647,7 @@ widest!(
 
 #[inline(always)]
 fn input_transform_any<T: Float>(xp: &[T], s: &Shape, rows: std::ops::Range<usize>, v: &mut [T]) {
-    let (ins, tiles) = (s.ins, rows.len() * s.tw);
-    let (hp, wp) = s.padded();
-    let mut rowt = vec![T::zero(); POINTS * ins]; // [ξ][patch column j][in]: Bᵀ over the patch rows
-    for (r_local, r) in rows.enumerate() {
-        let (image, ty) = (r / s.th, r % s.th);
-        for tx in 0..s.tw {
-            let corner = ((image * hp + ty * TILE) * wp + tx * TILE) * ins;
-            for j in 0..6 {
-                let d = strided::<T, 6>(xp, corner + j * ins, wp * ins, ins);
-                b_transform(d, strided_mut::<T, 6>(&mut rowt, j * ins, 6 * ins, ins));
-            }
-            let tile = r_local * s.tw + tx;
-            for xi in 0..6 {
-                let d = strided::<T, 6>(&rowt, xi * 6 * ins, ins, ins);
-                b_transform(d, strided_mut::<T, 6>(v, (xi * 6 * tiles + tile) * ins, tiles * ins, ins));
-            }
-        }
-    }
+    tiles_to_points::<T, 6>(xp, s.padded(), s.ins, s, rows, v, b_transform);
 }
 
 widest!(

@@ -162,35 +162,53 @@ pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry, plan: &Plan
     let transposed = g.c_out_g() <= TRANSPOSED_MAX_C_OUT;
     let units = plan.units(g);
     let workers = if plan.parallel_units(g) { plan.threads.min(units) } else { 1 };
-    let par = if workers > 1 { gemm::Parallelism::None } else { parallelism(plan.threads) };
-    let per_worker = units.div_ceil(workers);
-    let partials: Vec<Vec<T>> = (0..workers)
-        .into_par_iter()
-        .map(|worker| {
-            let mut dw_t = vec![T::zero(); g.weight_len()];
-            let first = worker * per_worker;
-            for u in first..(first + per_worker).min(units) {
-                let img0 = u * plan.images;
-                let images = plan.images.min(g.batch - img0);
-                for tile in tiles(plan, g, img0, images) {
-                    accumulate_weight_grad(x, dy, g, &tile, &mut dw_t, transposed, par);
-                }
+    let dw_t = sum_over_workers(units, workers, plan.threads, g.weight_len(), |range, dw_t, par| {
+        for u in range {
+            let img0 = u * plan.images;
+            let images = plan.images.min(g.batch - img0);
+            for tile in tiles(plan, g, img0, images) {
+                accumulate_weight_grad(x, dy, g, &tile, dw_t, transposed, par);
             }
-            dw_t
-        })
-        .collect();
-    let mut iter = partials.into_iter();
-    let mut dw_t = iter.next().unwrap_or_else(|| vec![T::zero(); g.weight_len()]);
-    for partial in iter {
-        for (a, b) in dw_t.iter_mut().zip(&partial) {
-            *a += *b;
         }
-    }
+    });
     if transposed {
         untranspose_weight(&dw_t, g)
     } else {
         dw_t
     }
+}
+
+/// A sum over `units` of work: each of `workers` accumulates its consecutive share of the units into its own
+/// zeroed partial of `len` values (`accumulate(units, partial, parallelism)`, single-threaded products when there
+/// are several workers, `threads`-threaded ones when there is one), then the partials are added in worker order,
+/// so the result does not depend on scheduling. Both weight gradients (im2col and Winograd) sum this way.
+pub(crate) fn sum_over_workers<T: Float>(
+    units: usize,
+    workers: usize,
+    threads: usize,
+    len: usize,
+    accumulate: impl Fn(std::ops::Range<usize>, &mut [T], gemm::Parallelism) + Sync,
+) -> Vec<T> {
+    let workers = workers.clamp(1, units.max(1));
+    let par = if workers > 1 { gemm::Parallelism::None } else { parallelism(threads) };
+    let per_worker = units.div_ceil(workers);
+    let partials: Vec<Vec<T>> = (0..workers)
+        .into_par_iter()
+        .map(|worker| {
+            let mut partial = vec![T::zero(); len];
+            let first = worker * per_worker;
+            accumulate(first..(first + per_worker).min(units), &mut partial, par);
+            partial
+        })
+        .collect();
+    let mut iter = partials.into_iter();
+    let mut total = iter.next().unwrap_or_else(|| vec![T::zero(); len]);
+    for partial in iter {
+        for (a, b) in total.iter_mut().zip(&partial) {
+            *a += *b;
+        }
+    }
+    total
 }
 
 /// Output channels per group up to which the weight gradient is accumulated transposed.

@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::geometry::Geometry;
+use super::kernels::sum_over_workers;
 use std::mem::MaybeUninit;
 
 use crate::float::{filled, matmul, parallelism, widest, Float, MatMut, MatRef};
@@ -117,34 +118,18 @@ pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let threads = rayon::current_num_threads().max(1);
     let images = TARGET_TILES.div_ceil(s.th * s.tw).clamp(1, g.batch.div_ceil(threads).max(1));
     let units = g.batch.div_ceil(images);
-    let workers = threads.min(units).max(1);
-    let par = if workers > 1 { gemm::Parallelism::None } else { parallelism(threads) };
-    let per_worker = units.div_ceil(workers);
     let (in_img, out_img) = (s.ins * s.h * s.w, s.outs * s.h * s.w);
-    let partials: Vec<Vec<T>> = (0..workers)
-        .into_par_iter()
-        .map(|worker| {
-            let mut acc = vec![T::zero(); POINTS * s.ins * s.outs];
-            let first_image = worker * per_worker * images;
-            let last_image = ((worker + 1) * per_worker * images).min(g.batch);
-            let mut first = true;
-            for img0 in (first_image..last_image).step_by(images) {
-                let n = images.min(last_image - img0);
-                let x_unit = &x[img0 * in_img..][..n * in_img];
-                let dy_unit = &dy[img0 * out_img..][..n * out_img];
-                weight_grad_unit(x_unit, dy_unit, &s, n, &mut acc, !first, par);
-                first = false;
-            }
-            acc
-        })
-        .collect();
-    let mut iter = partials.into_iter();
-    let mut acc = iter.next().unwrap_or_else(|| vec![T::zero(); POINTS * s.ins * s.outs]);
-    for partial in iter {
-        for (a, b) in acc.iter_mut().zip(&partial) {
-            *a += *b;
+    let acc = sum_over_workers(units, threads.min(units), threads, POINTS * s.ins * s.outs, |range, acc, par| {
+        let (first_image, last_image) = (range.start * images, (range.end * images).min(g.batch));
+        let mut first = true;
+        for img0 in (first_image..last_image).step_by(images) {
+            let n = images.min(last_image - img0);
+            let x_unit = &x[img0 * in_img..][..n * in_img];
+            let dy_unit = &dy[img0 * out_img..][..n * out_img];
+            weight_grad_unit(x_unit, dy_unit, &s, n, acc, !first, par);
+            first = false;
         }
-    }
+    });
     let mut dw = vec![T::zero(); g.weight_len()];
     let dst = SharedSlice(dw.as_mut_ptr(), dw.len());
     (0..s.ins).into_par_iter().for_each_init(

@@ -9,7 +9,7 @@ use candle::{DType, Device, Tensor};
 
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
-use crate::layers::{BatchNorm, Collector, Conv2d, Entry, Linear, Pass};
+use crate::layers::{collect_stages, forward_stages, BatchNorm, Collector, Conv2d, Entry, Linear, Pass, ResidualBlock};
 use crate::ops::add_relu;
 use crate::pool::{adaptive_pool, Reduce};
 use crate::resnet::check_images;
@@ -99,7 +99,9 @@ impl CifarBlock {
             pad_channels: (stride != 1 || c_in != planes).then_some(planes / 4),
         })
     }
+}
 
+impl ResidualBlock for CifarBlock {
     fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
         let ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass)?, pass)?;
         let ys = self.bn2.forward(&self.conv2.forward(&ys, pass)?, pass)?;
@@ -175,14 +177,8 @@ impl CifarBody {
     /// group 1: layer3 — the split fastai's resnet splitter makes, one stage shorter).
     pub fn forward(&self, xs: &Tensor, train: bool, frozen: [bool; 2]) -> candle::Result<Tensor> {
         let pass0 = Pass { train, frozen: frozen[0] };
-        let mut ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass0)?, pass0)?;
-        for (s, stage) in self.stages.iter().enumerate() {
-            let pass = Pass { train, frozen: frozen[usize::from(s == 2)] };
-            for block in stage {
-                ys = block.forward(&ys, pass)?;
-            }
-        }
-        Ok(ys)
+        let ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass0)?, pass0)?;
+        forward_stages(&self.stages, ys, train, frozen)
     }
 
     /// Pushes the body's tensors: group `first_group` for the stem, layer1 and layer2, `first_group + 1` for layer3.
@@ -190,15 +186,7 @@ impl CifarBody {
         out.group = first_group;
         self.conv1.collect(&names.module("conv1", 0), out);
         self.bn1.collect(&names.module("bn1", 1), out);
-        for (s, stage) in self.stages.iter().enumerate() {
-            if s == 2 {
-                out.group = first_group + 1;
-            }
-            let stage_name = names.module(&format!("layer{}", s + 1), s + 2);
-            for (b, block) in stage.iter().enumerate() {
-                block.collect(&format!("{stage_name}.{b}"), out);
-            }
-        }
+        collect_stages(&self.stages, first_group, |s| names.module(&format!("layer{}", s + 1), s + 2), out);
     }
 }
 

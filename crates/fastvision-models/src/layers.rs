@@ -26,6 +26,52 @@ impl Pass {
     }
 }
 
+/// A residual block, the unit a ResNet body's stages repeat (torchvision's BasicBlock/Bottleneck, the CIFAR
+/// ResNets' option-A block).
+pub(crate) trait ResidualBlock {
+    /// The block's output for `xs`.
+    fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor>;
+    /// Pushes the block's tensors, named under `prefix`.
+    fn collect(&self, prefix: &str, out: &mut Collector);
+}
+
+/// The first stage in fastai's second parameter group: its ResNet splitter cuts after `layer2`, so the stem and the
+/// first two stages form group 0 and the rest group 1, for torchvision's and the CIFAR ResNets alike.
+const SECOND_GROUP_STAGE: usize = 2;
+
+/// Runs a body's stages after its stem; `frozen[g]` detaches group `g`'s weights.
+pub(crate) fn forward_stages<B: ResidualBlock>(
+    stages: &[Vec<B>],
+    mut ys: Tensor,
+    train: bool,
+    frozen: [bool; 2],
+) -> candle::Result<Tensor> {
+    for (s, stage) in stages.iter().enumerate() {
+        let pass = Pass { train, frozen: frozen[usize::from(s >= SECOND_GROUP_STAGE)] };
+        for block in stage {
+            ys = block.forward(&ys, pass)?;
+        }
+    }
+    Ok(ys)
+}
+
+/// Pushes a body's stages' tensors: group `first_group` for the first two, `first_group + 1` for the rest;
+/// block `b` of stage `s` is named `{stage_name(s)}.{b}`.
+pub(crate) fn collect_stages<B: ResidualBlock>(
+    stages: &[Vec<B>],
+    first_group: usize,
+    stage_name: impl Fn(usize) -> String,
+    out: &mut Collector,
+) {
+    for (s, stage) in stages.iter().enumerate() {
+        out.group = first_group + usize::from(s >= SECOND_GROUP_STAGE);
+        let name = stage_name(s);
+        for (b, block) in stage.iter().enumerate() {
+            block.collect(&format!("{name}.{b}"), out);
+        }
+    }
+}
+
 /// What a named tensor is, which decides weight decay, freezing and whether it is trained at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {

@@ -9,7 +9,7 @@ use candle::{DType, Device, Tensor};
 
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
-use crate::layers::{BatchNorm, Collector, Conv2d, Entry, Linear, Pass};
+use crate::layers::{collect_stages, forward_stages, BatchNorm, Collector, Conv2d, Entry, Linear, Pass, ResidualBlock};
 use crate::ops::{add_relu, PoolGeom};
 use crate::pool::{adaptive_pool, max_pool2d_geom, Reduce};
 use crate::weights::{self, Param};
@@ -152,7 +152,9 @@ impl Block {
         let conv = Conv2d::new(c_in, c_out, 1, stride, 0, true, init, place)?;
         Ok(Some(Downsample { conv, bn: BatchNorm::new(c_out, 0.0, place)? }))
     }
+}
 
+impl ResidualBlock for Block {
     fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
         let mut ys = xs.clone();
         let last = self.convs.len() - 1;
@@ -231,17 +233,9 @@ impl ResNetBody {
     /// layer3, layer4).
     pub fn forward(&self, xs: &Tensor, train: bool, frozen: [bool; 2]) -> candle::Result<Tensor> {
         let pass0 = Pass { train, frozen: frozen[0] };
-        let pass1 = Pass { train, frozen: frozen[1] };
         let ys = self.bn1.forward_relu(&self.conv1.forward(xs, pass0)?, pass0)?;
         let stem_pool = PoolGeom { kernel: (3, 3), stride: (2, 2), padding: (1, 1) };
-        let mut ys = max_pool2d_geom(&ys, stem_pool)?;
-        for (s, stage) in self.stages.iter().enumerate() {
-            let pass = if s < 2 { pass0 } else { pass1 };
-            for block in stage {
-                ys = block.forward(&ys, pass)?;
-            }
-        }
-        Ok(ys)
+        forward_stages(&self.stages, max_pool2d_geom(&ys, stem_pool)?, train, frozen)
     }
 
     /// Pushes the body's tensors with group 0 for the stem, layer1, layer2 and group `first_group + 1` after.
@@ -249,15 +243,7 @@ impl ResNetBody {
         out.group = first_group;
         self.conv1.collect(&names.module("conv1", 0), out);
         self.bn1.collect(&names.module("bn1", 1), out);
-        for (s, stage) in self.stages.iter().enumerate() {
-            if s == 2 {
-                out.group = first_group + 1;
-            }
-            let stage_name = names.module(&format!("layer{}", s + 1), s + 4);
-            for (b, block) in stage.iter().enumerate() {
-                block.collect(&format!("{stage_name}.{b}"), out);
-            }
-        }
+        collect_stages(&self.stages, first_group, |s| names.module(&format!("layer{}", s + 1), s + 4), out);
     }
 }
 

@@ -107,16 +107,9 @@ fn strided_mut<T, const N: usize>(buf: &mut [T], start: usize, stride: usize, le
 /// the 6×6 input patch and `dy` the 4×4 output-gradient tile of each tile. The sum over tiles is 36 products
 /// (`outs × tiles` by `tiles × ins`), accumulated per worker, then summed over workers in order.
 pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
-    let s = Shape {
-        ins: g.c_in,
-        outs: g.c_out,
-        h: g.h_in,
-        w: g.w_in,
-        th: g.h_in.div_ceil(TILE),
-        tw: g.w_in.div_ceil(TILE),
-    };
+    let s = Shape::new(g.c_in, g.c_out, g.h_in, g.w_in);
     let threads = rayon::current_num_threads().max(1);
-    let images = TARGET_TILES.div_ceil(s.th * s.tw).clamp(1, g.batch.div_ceil(threads).max(1));
+    let images = s.images_per_unit(g.batch, threads);
     let units = g.batch.div_ceil(images);
     let (in_img, out_img) = (s.ins * s.h * s.w, s.outs * s.h * s.w);
     let acc = sum_over_workers(units, threads.min(units), threads, POINTS * s.ins * s.outs, |range, acc, par| {
@@ -441,6 +434,15 @@ struct Shape {
 }
 
 impl Shape {
+    fn new(ins: usize, outs: usize, h: usize, w: usize) -> Self {
+        Self { ins, outs, h, w, th: h.div_ceil(TILE), tw: w.div_ceil(TILE) }
+    }
+
+    /// Whole images per unit of work: enough for [`TARGET_TILES`] tiles, at most a thread's share of the batch.
+    fn images_per_unit(&self, batch: usize, threads: usize) -> usize {
+        TARGET_TILES.div_ceil(self.th * self.tw).clamp(1, batch.div_ceil(threads).max(1))
+    }
+
     /// Height and width of the channels-last input copy: the tiles' 6×6 patches, zero padding included.
     fn padded(&self) -> (usize, usize) {
         (self.th * TILE + 2, self.tw * TILE + 2)
@@ -454,12 +456,12 @@ impl Shape {
 
 /// Convolves `x` (`batch × ins × h × w`) with transformed weights `u` (`[36][ins][outs]`), 3×3 "same".
 fn convolve<T: Float>(x: &[T], u: &[T], batch: usize, ins: usize, outs: usize, h: usize, w: usize) -> Vec<T> {
-    let s = Shape { ins, outs, h, w, th: h.div_ceil(TILE), tw: w.div_ceil(TILE) };
+    let s = Shape::new(ins, outs, h, w);
     let threads = rayon::current_num_threads().max(1);
     // Few tiles in all (deep layers of small images): one unit with threaded products, so each point's weights
     // are read once rather than once per thread.
     let few = batch * s.th * s.tw < TARGET_TILES * threads;
-    let images = if few { batch } else { TARGET_TILES.div_ceil(s.th * s.tw).clamp(1, batch.div_ceil(threads).max(1)) };
+    let images = if few { batch } else { s.images_per_unit(batch, threads) };
     let units = batch.div_ceil(images.max(1));
     let (in_img, out_img) = (ins * h * w, outs * h * w);
     if out_img == 0 {

@@ -53,7 +53,7 @@ pub fn run() -> Result<()> {
 }
 
 /// Returns `CUDA_HOME` (`.../site-packages/nvidia/cu13`), installing the toolkit first when nvcc is missing.
-fn toolkit(work: &Path) -> Result<PathBuf> {
+pub(crate) fn toolkit(work: &Path) -> Result<PathBuf> {
     let venv = work.join("venv");
     if let Some(home) = find_cuda_home(&venv) {
         eprintln!("reusing {}", home.display());
@@ -80,7 +80,7 @@ fn find_cuda_home(venv: &Path) -> Option<PathBuf> {
 }
 
 /// The environment the CUDA tools and build scripts need: nvcc finds everything else relative to itself.
-fn with_cuda_env(cmd: &mut Command, cuda_home: &Path) -> Result<()> {
+pub(crate) fn with_cuda_env(cmd: &mut Command, cuda_home: &Path) -> Result<()> {
     let mut paths = vec![cuda_home.join("bin")];
     paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
     let path: OsString = std::env::join_paths(paths).context("joining PATH")?;
@@ -170,20 +170,7 @@ fn check(root: &Path, work: &Path, cuda_home: &Path) -> Result<()> {
 /// A copy of the locked candle-kernels whose build.rs writes every `pub const NAME: &str` of its `ptx.rs` as "".
 /// Enough for `cargo check`; a binary built from it would fail at the first kernel launch, so it is never linked.
 fn stub_candle_kernels(root: &Path, work: &Path) -> Result<PathBuf> {
-    let version = locked_version(root, "candle-kernels")?;
-    let source = match registry_source("candle-kernels", &version) {
-        Some(dir) => dir,
-        None => {
-            // The CPU build never needs candle-kernels, so a fresh machine may not have it unpacked yet.
-            let mut fetch = cargo();
-            fetch.args(["fetch", "--quiet"]);
-            crate::run(fetch)?;
-            match registry_source("candle-kernels", &version) {
-                Some(dir) => dir,
-                None => unpack_crate(work, "candle-kernels", &version)?,
-            }
-        }
-    };
+    let source = crate::gpu_bundle::candle_kernels_source(root, work)?;
     let stub = work.join("candle-kernels-stub");
     if stub.exists() {
         std::fs::remove_dir_all(&stub).with_context(|| format!("removing {}", stub.display()))?;
@@ -212,7 +199,7 @@ fn stub_candle_kernels(root: &Path, work: &Path) -> Result<PathBuf> {
 }
 
 /// The version of `name` in Cargo.lock.
-fn locked_version(root: &Path, name: &str) -> Result<String> {
+pub(crate) fn locked_version(root: &Path, name: &str) -> Result<String> {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
@@ -233,7 +220,7 @@ fn cargo_home() -> PathBuf {
 }
 
 /// `$CARGO_HOME/registry/src/*/name-version`, when cargo has unpacked it.
-fn registry_source(name: &str, version: &str) -> Option<PathBuf> {
+pub(crate) fn registry_source(name: &str, version: &str) -> Option<PathBuf> {
     let registries = std::fs::read_dir(cargo_home().join("registry/src")).ok()?;
     registries
         .flatten()
@@ -242,7 +229,7 @@ fn registry_source(name: &str, version: &str) -> Option<PathBuf> {
 }
 
 /// Unpacks `$CARGO_HOME/registry/cache/*/name-version.crate` (a .tar.gz) under `work`.
-fn unpack_crate(work: &Path, name: &str, version: &str) -> Result<PathBuf> {
+pub(crate) fn unpack_crate(work: &Path, name: &str, version: &str) -> Result<PathBuf> {
     let file = format!("{name}-{version}.crate");
     let cache = cargo_home().join("registry/cache");
     let archive = std::fs::read_dir(&cache)
@@ -257,7 +244,7 @@ fn unpack_crate(work: &Path, name: &str, version: &str) -> Result<PathBuf> {
     Ok(work.join(format!("{name}-{version}")))
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;

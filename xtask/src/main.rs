@@ -6,6 +6,7 @@
 
 mod ci;
 mod docs;
+mod gpu_bundle;
 mod kernels;
 mod tidy;
 
@@ -58,6 +59,20 @@ enum Task {
     /// Compile-check the CUDA side without a GPU: every kernel through nvcc/ptxas for sm_80 and sm_90, then
     /// `cargo clippy --features cuda` with candle's kernels stubbed. Needs python3 and PyPI the first time.
     Kernels,
+    /// Build, without a GPU, what a GPU machine with no Rust needs to check the CUDA path: a stripped `fastvision`
+    /// built with `cuda`, `gpu-check.sh`, the PyTorch twin of the timed epoch and the photos (under 56 MiB).
+    #[command(name = "gpu-bundle")]
+    GpuBundle {
+        /// Where to put the bundle.
+        #[arg(long, default_value = "target/gpu-bundle/bundle")]
+        out: PathBuf,
+        /// Compute capability of candle's PTX (the driver JIT-compiles it for newer GPUs).
+        #[arg(long, default_value = "80")]
+        arch: String,
+        /// Photos for the timed epoch (default: $FASTVISION_SHARED/data/oxford-pets-370/images).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Everything CI checks: formatting, clippy, the whole test suite, then `kernels`
     /// (`FASTVISION_SKIP_CUDA_CHECK=1` skips that last step locally; CI never sets it).
     Ci,
@@ -86,6 +101,9 @@ fn main() -> Result<()> {
         Task::Ci => ci::run(),
         Task::Docs => docs::run(),
         Task::Kernels => kernels::run(),
+        Task::GpuBundle { out, arch, data } => {
+            gpu_bundle::run(gpu_bundle::Options { out: Some(project_root().join(out)), arch, data })
+        }
     }
 }
 

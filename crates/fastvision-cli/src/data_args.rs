@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use fastvision::core::DeviceChoice;
 use fastvision::datasets::{self, Labelling, Preset, Split};
 use fastvision::prelude::*;
 
@@ -41,6 +42,9 @@ pub struct DataArgs {
     /// Batch size.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub bs: usize,
+    /// Device: auto (CUDA when this build has it and a GPU answers, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto", value_name = "DEVICE")]
+    pub device: DeviceChoice,
     /// Where the built-in data set is rendered and named data sets are cached [default: target/fastvision-data].
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
@@ -94,8 +98,19 @@ impl DataArgs {
         (self.presize.unwrap_or(presize), self.size.unwrap_or(size))
     }
 
-    /// The `DataBlock` for `source`, with fastai's `aug_transforms(size, min_scale)` batch transform.
-    pub fn datablock(&self, source: &Source, normalize: Option<Normalize>) -> Result<DataBlock> {
+    /// Opens `--device` and says on stderr which device was chosen and why.
+    pub fn device(&self) -> Result<candle::Device> {
+        open_device(self.device)
+    }
+
+    /// The `DataBlock` for `source`, with fastai's `aug_transforms(size, min_scale)` batch transform, its batches
+    /// on `--device`.
+    pub fn datablock(
+        &self,
+        source: &Source,
+        normalize: Option<Normalize>,
+        device: &candle::Device,
+    ) -> Result<DataBlock> {
         let labeller = match &source.preset.labelling {
             Labelling::ParentFolder => Labeller::ParentFolder,
             Labelling::Regex(re) => Labeller::regex_on_name(re).with_context(|| format!("label regex {re:?}"))?,
@@ -114,9 +129,17 @@ impl DataArgs {
             .item_tfms(ItemTransform::resize(presize))
             .batch_tfms(augment)
             .seed(self.seed)
+            .device(device.clone())
             .build()?;
         Ok(block)
     }
+}
+
+/// Opens `choice`, saying on stderr which device it is (and, for `auto`, why).
+pub fn open_device(choice: DeviceChoice) -> Result<candle::Device> {
+    let opened = choice.open()?;
+    eprintln!("device: {}", opened.description);
+    Ok(opened.device)
 }
 
 /// `path` shown relative to the working directory when it is inside it.

@@ -29,6 +29,9 @@ pub struct Args {
     /// Batch size.
     #[arg(long, default_value_t = 256)]
     bs: usize,
+    /// Device: auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto", value_name = "DEVICE")]
+    device: fastvision::core::DeviceChoice,
     /// Skip ImageNet normalisation (inputs then stay in [0, 1]).
     #[arg(long)]
     no_normalize: bool,
@@ -60,7 +63,7 @@ pub fn run(args: Args) -> Result<()> {
         .zip(&labels)
         .map(|(path, label)| fastvision::data::Item { label: vocab.index_of(label).unwrap_or(0) as u32, path })
         .collect();
-    let device = fastvision::core::device(false)?;
+    let device = crate::data_args::open_device(args.device)?;
     let model = load(&args.arch, vocab.len(), &args.weights, &device)?;
     let normalize = (!args.no_normalize).then(Normalize::imagenet);
     let config = LoaderConfig {

@@ -30,11 +30,11 @@ pub struct Args {
 
 /// Predicts, interprets and writes the outputs.
 pub fn run(args: Args) -> Result<()> {
-    let device = fastvision::core::device(false)?;
+    let device = args.data.device()?;
     let learner = load_learner(&args.model, &device).with_context(|| format!("loading {}", args.model.display()))?;
     let vocab = learner.meta.vocab.clone();
     let source = args.data.source()?;
-    let datasets = args.data.datablock(&source, None)?.datasets(&source.dir)?;
+    let datasets = args.data.datablock(&source, None, &device)?.datasets(&source.dir)?;
     if let Some(first) = datasets.errors.first() {
         anyhow::bail!("{} files could not be labelled, e.g. {}", datasets.errors.len(), first.message);
     }

@@ -14,7 +14,7 @@ pub struct Args {
 /// Prints the summary; an error when any step failed.
 pub fn run(args: Args) -> Result<()> {
     let source = args.data.source()?;
-    let block = args.data.datablock(&source, None)?;
+    let block = args.data.datablock(&source, None, &args.data.device()?)?;
     let summary = block.summary(&source.dir, args.data.bs.min(8));
     println!("{summary}");
     if let Some(step) = &summary.failed_step {

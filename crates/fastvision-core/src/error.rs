@@ -26,6 +26,16 @@ pub enum Error {
         hint: &'static str,
     },
     // input
+    /// A value given by the user is not one of those accepted.
+    #[error("{name} {value:?} is not valid: expected {expected}")]
+    InvalidValue {
+        /// The option or field.
+        name: &'static str,
+        /// What was given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
     /// Two arrays that must have the same length do not.
     #[error("{what}: expected {expected} values, got {actual}")]
     Length {

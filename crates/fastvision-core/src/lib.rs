@@ -6,6 +6,7 @@
 //! - [`Preds`]: per-item probabilities, targets and losses, the hand-off from training to interpretation.
 //! - [`rng::Rng`]: a small seeded generator, so every random choice derives from the run's seed.
 //! - [`fs`]: sorted directory listing and atomic writes, so splits are reproducible and nothing is left half-written.
+//! - [`DeviceChoice`]: the one device switch (`auto`, `cpu`, `cuda[:N]`) every command's `--device` parses.
 //! - [`bench::Report`]: the table and JSON every `cargo xtask bench NAME` prints.
 //!
 //! ```
@@ -17,6 +18,7 @@
 
 mod batch;
 pub mod bench;
+pub mod device;
 mod error;
 pub mod fs;
 mod preds;
@@ -24,17 +26,7 @@ pub mod rng;
 mod vocab;
 
 pub use batch::ImageBatch;
+pub use device::{DeviceChoice, OpenedDevice};
 pub use error::{Error, Result};
 pub use preds::Preds;
 pub use vocab::Vocab;
-
-/// Picks the device: CUDA ordinal 0 when `cuda` is true and candle was built with CUDA, else an error saying how.
-pub fn device(cuda: bool) -> Result<candle::Device> {
-    if !cuda {
-        return Ok(candle::Device::Cpu);
-    }
-    if !candle::utils::cuda_is_available() {
-        return Err(Error::CudaNotCompiled { hint: "rebuild with --features cuda" });
-    }
-    candle::Device::new_cuda(0).map_err(|source| Error::Candle { context: "opening CUDA device 0".into(), source })
-}

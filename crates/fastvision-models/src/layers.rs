@@ -303,7 +303,7 @@ impl Linear {
     }
 
     pub fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
-        let ys = xs.matmul(&pass.weight(&self.weight).t()?)?;
+        let ys = fastvision_ops::path::autocast_binary(xs, &pass.weight(&self.weight), |x, w| x.matmul(&w.t()?))?;
         match &self.bias {
             Some(b) => ys.broadcast_add(&pass.weight(b)),
             None => Ok(ys),

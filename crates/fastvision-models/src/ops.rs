@@ -343,7 +343,10 @@ impl CustomOp2 for ReluBackward {
 /// `relu(a + b)` (the end of a residual block): fastvision-ops' fused op on the CPU in f32/f64, else the sum
 /// through [`relu`].
 pub(crate) fn add_relu(a: &Tensor, b: &Tensor) -> candle::Result<Tensor> {
-    if a.device().is_cpu() && matches!(a.dtype(), candle::DType::F32 | candle::DType::F64) && a.dtype() == b.dtype() {
+    if fastvision_ops::path::cpu_native(a)
+        && matches!(a.dtype(), candle::DType::F32 | candle::DType::F64)
+        && a.dtype() == b.dtype()
+    {
         Ok(fastvision_ops::add_relu(a, b)?)
     } else {
         relu(&(a + b)?)
@@ -352,7 +355,7 @@ pub(crate) fn add_relu(a: &Tensor, b: &Tensor) -> candle::Result<Tensor> {
 
 /// ReLU with PyTorch's gradient on the CPU; candle's relu elsewhere.
 pub(crate) fn relu(xs: &Tensor) -> candle::Result<Tensor> {
-    if xs.device().is_cpu() {
+    if fastvision_ops::path::cpu_native(xs) {
         xs.contiguous()?.apply_op1(Relu)
     } else {
         xs.relu()

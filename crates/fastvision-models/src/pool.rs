@@ -35,7 +35,7 @@ fn check_geom(xs: &Tensor, geom: &PoolGeom) -> Result<()> {
 
 /// [`max_pool2d`] with per-axis geometry and no argument checks (callers own valid shapes).
 pub(crate) fn max_pool2d_geom(xs: &Tensor, geom: PoolGeom) -> candle::Result<Tensor> {
-    if xs.device().is_cpu() {
+    if fastvision_ops::path::cpu_native(xs) {
         xs.contiguous()?.apply_op1(MaxPool::new(geom))
     } else {
         max_pool2d_composed(xs, geom)
@@ -164,11 +164,18 @@ fn uniform_pool(xs: &Tensor, (kh, kw): (usize, usize), reduce: Reduce) -> candle
         }
         Reduce::Max => {
             let geom = PoolGeom { kernel: (kh, kw), stride: (kh, kw), padding: (0, 0) };
-            if xs.device().is_cpu() {
+            if fastvision_ops::path::cpu_native(xs) {
                 max_pool2d_geom(xs, geom)
             } else {
-                // candle's own max pool has a backward when kernel == stride.
-                xs.max_pool2d_with_stride((kh, kw), (kh, kw))
+                // Not candle's `max_pool2d`: its backward (candle-core 0.11 backprop.rs) scales the gradient by
+                // (number of maxima)/k², 1/49 for the head's 7×7 pool at 224 px. A max over both window axes
+                // sends the whole gradient to the maximum, as PyTorch does (ties, rare in floats, each get it).
+                xs.reshape((n, c, h / kh, kh, w / kw, kw))?.max_keepdim(5)?.max_keepdim(3)?.reshape((
+                    n,
+                    c,
+                    h / kh,
+                    w / kw,
+                ))
             }
         }
     }

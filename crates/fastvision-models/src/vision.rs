@@ -242,6 +242,7 @@ pub struct VisionModel {
     frozen_groups: usize,
     dropout_seed: AtomicU64,
     dropout_calls: AtomicU64,
+    compute_dtype: Option<DType>,
 }
 
 impl VisionModel {
@@ -277,6 +278,7 @@ impl VisionModel {
             frozen_groups: 0,
             dropout_seed: AtomicU64::new(seed),
             dropout_calls: AtomicU64::new(0),
+            compute_dtype: None,
         })
     }
 
@@ -308,6 +310,37 @@ impl VisionModel {
     /// Logits N×`n_classes` (f32) for images N×3×H×W. `train`: BatchNorm uses (and updates) batch statistics and
     /// dropout is active, with masks drawn from the model's seed and a per-call counter.
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        fastvision_ops::path::autocast(self.compute_dtype, || self.forward_in_precision(xs, train))
+    }
+
+    /// Mixed precision (fastai's `to_fp16()`, in bf16): with `Some(BF16)`, convolutions and the head's
+    /// linear layers of an f32 model compute in bf16 on tensor cores, while BatchNorm, pooling, the loss and the
+    /// weights stay f32. `None` (the default) computes everything in the parameters' type. It needs a GPU: on the
+    /// CPU it is refused (there f32 is the fast path). f16 is refused too: it needs loss scaling, not built yet.
+    pub fn set_compute_dtype(&mut self, dtype: Option<DType>) -> Result<()> {
+        match dtype {
+            None | Some(DType::F32) => self.compute_dtype = None,
+            Some(d @ DType::BF16) if !self.place.device.is_cpu() && self.place.dtype == DType::F32 => {
+                self.compute_dtype = Some(d);
+            }
+            Some(d) => {
+                return Err(Error::InvalidParameter {
+                    name: "compute dtype",
+                    value: format!("{d:?} for {:?} parameters on {:?}", self.place.dtype, self.place.device.location()),
+                    reason: "mixed precision is bf16 over f32 parameters on a GPU (--device cuda); on the CPU \
+                             train in f32; f16 needs loss scaling, which fastvision does not have yet",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The type convolutions and linear layers compute in (see [`VisionModel::set_compute_dtype`]).
+    pub fn compute_dtype(&self) -> Option<DType> {
+        self.compute_dtype
+    }
+
+    fn forward_in_precision(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let features = self.body_features(xs, train)?;
         let pass = Pass { train, frozen: self.frozen_groups > 2 };
         let call = if train { self.dropout_calls.fetch_add(1, Ordering::Relaxed) } else { 0 };

@@ -38,7 +38,7 @@ pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         );
         return Err(Error::Mismatch { op: OP, what });
     }
-    let native = a.device().is_cpu() && matches!(a.dtype(), DType::F32 | DType::F64);
+    let native = crate::path::cpu_native(a) && matches!(a.dtype(), DType::F32 | DType::F64);
     if !native {
         return a.add(b).and_then(|s| s.relu()).ctx(OP, "adding and applying ReLU");
     }

@@ -165,7 +165,7 @@ fn check(op: &'static str, xs: &Tensor, per_channel: &[(&'static str, &Tensor)],
 }
 
 fn all_native(ts: &[&Tensor]) -> bool {
-    ts.iter().all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64))
+    ts.iter().all(|t| crate::path::cpu_native(t) && matches!(t.dtype(), DType::F32 | DType::F64))
 }
 
 fn per_channel_shape(xs: &Tensor) -> Vec<usize> {

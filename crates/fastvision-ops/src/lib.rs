@@ -10,7 +10,8 @@
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
 //!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
 //!
-//! Other devices and dtypes fall back to candle's own operations, so the functions are safe to call everywhere.
+//! Other devices and dtypes fall back to candle's own operations, so the functions are safe to call everywhere;
+//! [`path::force_generic`] sends CPU tensors down that generic path too, for tests that compare the two.
 //!
 //! ```
 //! use candle::{DType, Device, Tensor, Var};
@@ -33,6 +34,7 @@ mod conv;
 mod error;
 mod float;
 pub mod malloc;
+pub mod path;
 pub mod profile;
 
 pub use add_relu::add_relu;

@@ -39,6 +39,9 @@ pub struct LearnerConfig {
     pub checkpoint_dir: PathBuf,
     /// The head [`vision_learner`] builds (fastai's `lin_ftrs`, `ps`, `concat_pool`, `first_bn` arguments).
     pub head: HeadConfig,
+    /// Mixed precision: `Some(DType::BF16)` computes convolutions and linear layers in bf16 on a GPU, with
+    /// BatchNorm, loss and master weights in f32 (see `VisionModel::set_compute_dtype`). `None`: f32 throughout.
+    pub compute_dtype: Option<candle::DType>,
 }
 
 impl Default for LearnerConfig {
@@ -48,6 +51,7 @@ impl Default for LearnerConfig {
             seed: 42,
             checkpoint_dir: PathBuf::from("models"),
             head: HeadConfig::default(),
+            compute_dtype: None,
         }
     }
 }
@@ -329,9 +333,13 @@ pub fn vision_learner_with(
     let arch = arch.into();
     let device = dls.train().config().device.clone();
     let vision = VisionConfig { head: config.head.clone(), ..VisionConfig::default() };
-    let model = VisionModel::with_config(arch, dls.n_classes(), &vision, &device, config.seed).map_err(|source| {
-        Error::Model { context: format!("creating {arch} for {} classes", dls.n_classes()), source }
-    })?;
+    let mut model =
+        VisionModel::with_config(arch, dls.n_classes(), &vision, &device, config.seed).map_err(|source| {
+            Error::Model { context: format!("creating {arch} for {} classes", dls.n_classes()), source }
+        })?;
+    model
+        .set_compute_dtype(config.compute_dtype)
+        .map_err(|source| Error::Model { context: "choosing the precision".into(), source })?;
     let Some(weights) = pretrained else {
         return Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config);
     };

@@ -52,6 +52,7 @@ mod learner;
 pub mod lr_find;
 pub mod metrics;
 pub mod optim;
+pub mod parity;
 mod plots;
 pub mod recorder;
 pub mod reporter;

@@ -331,6 +331,9 @@ fn cpu_f32<'a>(storage: &'a candle::Storage, layout: &candle::Layout) -> Option<
 
 /// Whether `t` is a contiguous f32 CPU tensor of `n` values, and the address of its storage.
 fn cpu_f32_storage(t: &Tensor, n: usize) -> Option<*const f32> {
+    if fastvision_ops::path::generic_forced() {
+        return None;
+    }
     let (store, layout) = t.storage_and_layout();
     cpu_f32(&store, layout).filter(|(v, _)| v.len() == n).map(|(_, ptr)| ptr)
 }

@@ -48,6 +48,7 @@ pub use fastvision_datasets as datasets;
 pub use fastvision_interpret as interpret;
 pub use fastvision_losses as losses;
 pub use fastvision_models as models;
+pub use fastvision_ops as ops;
 pub use fastvision_plot as plot;
 pub use fastvision_train as train;
 

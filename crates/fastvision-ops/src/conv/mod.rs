@@ -1,6 +1,9 @@
 //! 2-D convolution as a candle custom op whose forward and both gradients run as packed matrix products on the
 //! CPU, replacing candle's tiled forward and its naive `conv_transpose2d` input gradient.
 
+#[cfg(feature = "cuda")]
+mod cudnn;
+mod generic;
 mod geometry;
 mod im2col;
 mod kernels;
@@ -63,8 +66,13 @@ pub fn conv2d(
             ),
         });
     }
+    if crate::path::autocast_dtype(input).is_some() {
+        // Mixed precision: computed in half precision (tensor cores), handed on in f32.
+        return crate::path::autocast_binary(input, weight, |x, w| device_conv2d(x, w, settings))
+            .ctx(OP, "running the convolution in half precision");
+    }
     if !native(input) {
-        return input.conv2d(weight, padding, stride, dilation, groups).ctx(OP, "running candle's conv2d");
+        return device_conv2d(input, weight, settings).ctx(OP, "running the convolution");
     }
     let input = input.contiguous().ctx(OP, "making the input contiguous")?;
     let weight = weight.contiguous().ctx(OP, "making the weight contiguous")?;
@@ -72,9 +80,19 @@ pub fn conv2d(
         .ctx(OP, "running the convolution")
 }
 
+/// Off the CPU: cuDNN (all three passes) on CUDA in f32/f16/bf16 when built with `cuda`, else candle's conv2d
+/// with [`generic`]'s backward.
+fn device_conv2d(input: &Tensor, weight: &Tensor, settings: Settings) -> candle::Result<Tensor> {
+    #[cfg(feature = "cuda")]
+    if cudnn::applies(input) {
+        return cudnn::conv2d(input, weight, settings);
+    }
+    generic::conv2d(input, weight, settings)
+}
+
 /// Whether the fastvision kernels handle this tensor (CPU, f32 or f64).
 fn native(t: &Tensor) -> bool {
-    t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
+    crate::path::cpu_native(t) && matches!(t.dtype(), DType::F32 | DType::F64)
 }
 
 /// Checks the shapes and settings and derives every size.

@@ -217,3 +217,47 @@ fn var_reference_types_agree() {
     let y = conv2d(&x, &w, 1, 0, 1, 1).expect("forward");
     assert_close(&y, &x, 0.0, "identity kernel");
 }
+
+/// On every compiled device (the CPU, and CUDA through cuDNN in a `cuda` build): forward and both gradients
+/// against the composition on the CPU in f64, for every case, and the generic path (what a GPU tensor takes,
+/// forced on the CPU) the same way.
+#[test]
+fn every_device_and_the_generic_path_match_the_reference() {
+    let mut devices: Vec<(String, candle::Device, bool)> = fastvision_core::device::test_devices()
+        .into_iter()
+        .map(|d| (format!("{:?}", d.location()), d, false))
+        .collect();
+    devices.push(("generic path on the CPU".into(), candle::Device::Cpu, true));
+    for (name, device, generic) in devices {
+        for (i, case) in CASES.iter().enumerate() {
+            let &(n, ci, co, h, w, k, stride, padding) = case;
+            let x = random(&[n, ci, h, w], DType::F32, 500 + i as u64);
+            let wt = random(&[co, ci, k, k], DType::F32, 600 + i as u64);
+            let reference = {
+                let (x, wt) = (Var::from_tensor(&to64(&x)).expect("x"), Var::from_tensor(&to64(&wt)).expect("w"));
+                let y = composed_conv(&x, &wt, stride, padding, 1);
+                let r = random(y.dims(), DType::F64, 700 + i as u64);
+                let grads = weighted_sum(&y, &r).backward().expect("backward");
+                [y, grads.get(&x).expect("dx").clone(), grads.get(&wt).expect("dw").clone()]
+            };
+            fastvision_ops::path::force_generic(generic);
+            let got = {
+                let on = |t: &Tensor| Var::from_tensor(&t.to_device(&device).expect("to device")).expect("var");
+                let (x, wt) = (on(&x), on(&wt));
+                let y = conv2d(&x, &wt, stride, padding, 1, 1).expect("conv2d");
+                let r = random(y.dims(), DType::F32, 700 + i as u64).to_device(&device).expect("weights");
+                let grads = weighted_sum(&y, &r).backward().expect("backward");
+                [y, grads.get(&x).expect("dx").clone(), grads.get(&wt).expect("dw").clone()]
+            };
+            fastvision_ops::path::force_generic(false);
+            for (what, (g, want)) in ["forward", "input grad", "weight grad"].iter().zip(got.iter().zip(&reference)) {
+                let g = g.to_device(&candle::Device::Cpu).expect("to cpu");
+                assert_close(&g, want, 2e-5, &format!("{name}: {what} {case:?}"));
+            }
+        }
+    }
+}
+
+fn to64(t: &Tensor) -> Tensor {
+    t.to_dtype(DType::F64).expect("f64")
+}

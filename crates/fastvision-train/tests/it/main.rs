@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout)]
 
 mod fixture;
+mod generic_path;
 mod golden;
 mod golden_adam;
 mod golden_lr_find;

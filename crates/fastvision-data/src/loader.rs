@@ -150,19 +150,29 @@ impl DataLoader {
 
     /// The batches of `epoch`, prepared in a background thread (decode + presize in parallel, then collation and
     /// the batch transform). Dropping the iterator stops the thread.
+    ///
+    /// On a GPU the background thread only decodes: the u8 batch is copied to the device (once per batch) and
+    /// transformed there by the thread that iterates, so every CUDA call of training happens on one thread, in
+    /// order on candle's one stream. On the CPU the transform runs in the background thread too, overlapping the
+    /// training step.
     pub fn epoch(&self, epoch: usize) -> Epoch {
         let (tx, rx) = bounded(self.config.prefetch.max(1));
         let skipped = Arc::new(Mutex::new(Vec::new()));
         let loader = self.clone();
         let skipped_in_thread = Arc::clone(&skipped);
+        let on_cpu = self.config.device.is_cpu();
         let handle = std::thread::spawn(move || {
             let order = loader.order(epoch);
             for (batch_idx, ids) in order.chunks(loader.config.batch_size).take(loader.n_batches()).enumerate() {
-                let result = loader.load_batch(ids, epoch, batch_idx).map(|presized| {
-                    skipped_in_thread.lock().map(|mut s| s.extend(presized.skipped)).ok();
-                    presized.batch
+                let result = loader.decode_batch(ids, epoch, batch_idx).and_then(|host| {
+                    skipped_in_thread.lock().map(|mut s| s.extend(host.skipped.iter().cloned())).ok();
+                    if on_cpu {
+                        let batch = loader.collate(host)?.batch;
+                        loader.transform(batch, epoch, batch_idx).map(Staged::Ready)
+                    } else {
+                        Ok(Staged::Host(host, batch_idx))
+                    }
                 });
-                let result = result.and_then(|batch| loader.transform(batch, epoch, batch_idx));
                 let stop = result.is_err();
                 // A closed channel means the consumer dropped the epoch: stop quietly.
                 if tx.send(result).is_err() || stop {
@@ -170,7 +180,7 @@ impl DataLoader {
                 }
             }
         });
-        Epoch { rx, handle: Some(handle), skipped }
+        Epoch { rx, handle: Some(handle), skipped, loader: self.clone(), epoch }
     }
 
     /// The first batch of epoch 0, after the batch transform (fastai's `one_batch`).
@@ -184,6 +194,11 @@ impl DataLoader {
 
     /// Decodes, presizes and collates the items `ids` (u8, before the batch transform).
     pub fn load_batch(&self, ids: &[usize], epoch: usize, batch_idx: usize) -> Result<PresizedBatch> {
+        self.decode_batch(ids, epoch, batch_idx).and_then(|host| self.collate(host))
+    }
+
+    /// Decodes and presizes the items `ids` in parallel into one host buffer.
+    fn decode_batch(&self, ids: &[usize], epoch: usize, batch_idx: usize) -> Result<HostBatch> {
         let loaded: Vec<(usize, Result<Vec<u8>>)> = ids.par_iter().map(|&id| (id, self.load_item(id, epoch))).collect();
         let mut pixels = Vec::new();
         let (mut targets, mut item_ids, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
@@ -206,12 +221,17 @@ impl DataLoader {
                 reason: format!("every item of batch {batch_idx} failed to decode"),
             });
         }
+        Ok(HostBatch { pixels, targets, item_ids, skipped })
+    }
+
+    /// Copies a decoded batch to the loader's device, once: u8 images N×3×H×W and u32 targets.
+    fn collate(&self, host: HostBatch) -> Result<PresizedBatch> {
         let (h, w) = self.config.item_tfm.output_size();
-        let n = item_ids.len();
+        let n = host.item_ids.len();
         let device = &self.config.device;
-        let images = Tensor::from_vec(pixels, (n, 3, h, w), device).map_err(candle_err("collating images"))?;
-        let targets = Tensor::from_vec(targets, n, device).map_err(candle_err("collating targets"))?;
-        Ok(PresizedBatch { batch: ImageBatch { images, targets, item_ids }, skipped })
+        let images = Tensor::from_vec(host.pixels, (n, 3, h, w), device).map_err(candle_err("collating images"))?;
+        let targets = Tensor::from_vec(host.targets, n, device).map_err(candle_err("collating targets"))?;
+        Ok(PresizedBatch { batch: ImageBatch { images, targets, item_ids: host.item_ids }, skipped: host.skipped })
     }
 
     /// Decodes and presizes one item to CHW u8; the crop position derives from (seed, epoch, item).
@@ -235,12 +255,31 @@ impl DataLoader {
     }
 }
 
+/// A decoded batch still in host memory.
+#[derive(Debug)]
+struct HostBatch {
+    pixels: Vec<u8>,
+    targets: Vec<u32>,
+    item_ids: Vec<usize>,
+    skipped: Vec<(PathBuf, String)>,
+}
+
+/// What the background thread hands over: a finished batch (CPU), or a decoded one the iterating thread copies
+/// to the device and transforms (GPU).
+#[derive(Debug)]
+enum Staged {
+    Ready(ImageBatch),
+    Host(HostBatch, usize),
+}
+
 /// The batches of one epoch; see [`DataLoader::epoch`].
 #[derive(Debug)]
 pub struct Epoch {
-    rx: Receiver<Result<ImageBatch>>,
+    rx: Receiver<Result<Staged>>,
     handle: Option<JoinHandle<()>>,
     skipped: Arc<Mutex<Vec<(PathBuf, String)>>>,
+    loader: DataLoader,
+    epoch: usize,
 }
 
 impl Epoch {
@@ -255,7 +294,11 @@ impl Iterator for Epoch {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.rx.recv() {
-            Ok(result) => Some(result),
+            Ok(Ok(Staged::Ready(batch))) => Some(Ok(batch)),
+            Ok(Ok(Staged::Host(host, batch_idx))) => {
+                Some(self.loader.collate(host).and_then(|p| self.loader.transform(p.batch, self.epoch, batch_idx)))
+            }
+            Ok(Err(e)) => Some(Err(e)),
             Err(_) => {
                 // The producer is done; a panic in it must surface as an error, not as a short epoch.
                 let handle = self.handle.take()?;

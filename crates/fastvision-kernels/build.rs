@@ -70,7 +70,7 @@ fn cu_files(src_dir: &Path) -> Vec<PathBuf> {
 
 fn compile(nvcc: &Path, compute_cap: &str, cu_file: &Path, ptx_file: &Path) {
     let output = Command::new(nvcc)
-        .args(["--ptx", &format!("-arch=sm_{compute_cap}"), "-O3", "-std=c++17", "-o"])
+        .args(["--ptx", &format!("-arch=sm_{compute_cap}"), "-O3", "-std=c++17", "--fmad=false", "-o"])
         .arg(ptx_file)
         .arg(cu_file)
         .output()

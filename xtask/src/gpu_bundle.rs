@@ -54,7 +54,10 @@ pub fn run(options: Options) -> Result<()> {
     eprintln!("== xtask gpu-bundle 2/4: candle-kernels (PTX for sm_{}) and link stubs", options.arch);
     let kernels = ptx_candle_kernels(&root, &work).context("gpu-bundle step 2/4 (candle-kernels copy) failed")?;
     let stubs = link_stubs(&work).context("gpu-bundle step 2/4 (stub libraries) failed")?;
-    eprintln!("== xtask gpu-bundle 3/4: cargo build --release --features cuda ({} s so far)", start.elapsed().as_secs());
+    eprintln!(
+        "== xtask gpu-bundle 3/4: cargo build --release --features cuda ({} s so far)",
+        start.elapsed().as_secs()
+    );
     let binary = build(&root, &work, &cuda_home, &kernels, &stubs, &options.arch)
         .context("gpu-bundle step 3/4 (release build with `cuda`) failed")?;
     eprintln!("== xtask gpu-bundle 4/4: assembling ({} s so far)", start.elapsed().as_secs());
@@ -77,10 +80,15 @@ pub fn run(options: Options) -> Result<()> {
 fn ptx_candle_kernels(root: &Path, work: &Path) -> Result<PathBuf> {
     let source = candle_kernels_source(root, work)?;
     let copy = work.join("candle-kernels-ptx");
-    if copy.exists() {
-        std::fs::remove_dir_all(&copy).with_context(|| format!("removing {}", copy.display()))?;
+    // Made once: rewriting it would change its files' times and rebuild candle (minutes) on every bundle.
+    let build_rs_path = copy.join("build.rs");
+    let made = copy.join(".made-by-xtask");
+    if !made.is_file() {
+        if copy.exists() {
+            std::fs::remove_dir_all(&copy).with_context(|| format!("removing {}", copy.display()))?;
+        }
+        copy_dir(&source, &copy)?;
     }
-    copy_dir(&source, &copy)?;
     let ptx_rs = std::fs::read_to_string(source.join("src/ptx.rs")).context("reading candle-kernels' ptx.rs")?;
     let modules: Vec<String> = ptx_rs
         .lines()
@@ -129,14 +137,22 @@ fn ptx_candle_kernels(root: &Path, work: &Path) -> Result<PathBuf> {
          \x20   Ok(())\n\
          }}\n"
     );
-    std::fs::write(copy.join("build.rs"), build_rs).context("writing the candle-kernels build.rs")?;
+    write_if_changed(&build_rs_path, &build_rs)?;
     // The copy's manifest names cudaforge as a build dependency; it is no longer used, and dropping it spares
     // building it.
     let manifest = copy.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).context("reading candle-kernels' Cargo.toml")?;
-    let text = text.replace("[build-dependencies.cudaforge]", "[dev-dependencies.cudaforge]");
-    std::fs::write(&manifest, text).context("writing candle-kernels' Cargo.toml")?;
+    write_if_changed(&manifest, &text.replace("[build-dependencies.cudaforge]", "[dev-dependencies.cudaforge]"))?;
+    std::fs::write(&made, source.display().to_string()).context("marking the candle-kernels copy")?;
     Ok(copy)
+}
+
+/// Writes `text` unless the file already holds it, so cargo sees no change.
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The unpacked registry source of the locked candle-kernels (fetched first on a fresh machine).
@@ -214,13 +230,18 @@ fn build(root: &Path, work: &Path, cuda_home: &Path, kernels: &Path, stubs: &Pat
     Ok(target.join("release/fastvision"))
 }
 
-/// The bundle folder: the binary, the scripts, and the photos.
+/// The bundle folder: the binary (xz-compressed), the scripts, and the photos.
 fn assemble(root: &Path, binary: &Path, out: &Path, data: Option<&Path>) -> Result<()> {
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("removing the old {}", out.display()))?;
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::copy(binary, out.join("fastvision")).with_context(|| format!("copying {}", binary.display()))?;
+    // xz: candle's PTX text is most of the binary and compresses ~10x; gpu-check.sh unpacks it with Python's lzma.
+    let mut xz = Command::new("xz");
+    xz.args(["-6", "-T2", "-c"]).arg(binary).stdout(
+        std::fs::File::create(out.join("fastvision.xz")).with_context(|| format!("creating {}", out.display()))?,
+    );
+    crate::run(xz).context("compressing the binary with xz (apt-get install xz-utils)")?;
     let scripts = root.join("xtask/gpu");
     for name in ["gpu-check.sh", "torch_epoch.py"] {
         std::fs::copy(scripts.join(name), out.join(name)).with_context(|| format!("copying xtask/gpu/{name}"))?;

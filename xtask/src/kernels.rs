@@ -25,7 +25,7 @@ const TOOLKIT: &str = "cuda-toolkit[nvcc,nvvm,crt,cudart,cccl]==13.0.2";
 /// The architectures every kernel must compile for (A100, H100).
 const ARCHS: [&str; 2] = ["80", "90"];
 /// The crates whose `cuda` feature is checked.
-const CUDA_CRATES: [&str; 2] = ["fastvision-augment", "fastvision-losses"];
+const CUDA_CRATES: [&str; 3] = ["fastvision-augment", "fastvision-losses", "fastvision-ops"];
 
 /// Runs the three steps; an error names the step that failed.
 pub fn run() -> Result<()> {

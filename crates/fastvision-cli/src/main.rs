@@ -6,6 +6,7 @@
 
 mod data_args;
 mod eval;
+mod gpu_check;
 mod interpret;
 mod progress;
 mod show_batch;
@@ -36,6 +37,9 @@ enum Command {
     /// Write a PNG grid of an augmented training batch with its labels.
     #[command(name = "show-batch")]
     ShowBatch(show_batch::Args),
+    /// Check the CUDA path on this machine's GPU against the CPU (parity and speed), as one JSON report.
+    #[command(name = "gpu-check")]
+    GpuCheck(gpu_check::Args),
 }
 
 fn main() {
@@ -46,6 +50,7 @@ fn main() {
         Command::Eval(args) => eval::run(args),
         Command::Summary(args) => summary::run(args),
         Command::ShowBatch(args) => show_batch::run(args),
+        Command::GpuCheck(args) => gpu_check::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {}", chain(&error));

@@ -44,6 +44,10 @@ pub struct Args {
     /// Iterations of lr_find.
     #[arg(long, default_value_t = 100)]
     lr_find_iters: usize,
+    /// Precision: f32, or bf16 mixed precision on a GPU (fastai's `to_fp16()`: convolutions and linear layers in
+    /// bf16, BatchNorm, loss and weights in f32).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16", "f16"])]
+    precision: String,
     /// Where the outputs go (plots, exported model, interpretation).
     #[arg(long, value_name = "DIR", default_value = "target/fastvision-run")]
     out: PathBuf,
@@ -53,7 +57,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let arch: Backbone = args.arch.parse()?;
     let source = args.data.source()?;
-    let block = args.data.datablock(&source, None)?;
+    let block = args.data.datablock(&source, None, &args.data.device()?)?;
     let summary = block.summary(&source.dir, 4);
     if !summary.is_ok() {
         println!("{summary}");
@@ -74,8 +78,18 @@ pub fn run(args: Args) -> Result<()> {
     dls.show_batch(3, 3, &out("show_batch.png"))?;
 
     let head = HeadConfig { ps: args.ps, ..HeadConfig::default() };
-    let config =
-        LearnerConfig { seed: args.data.seed, checkpoint_dir: out("models"), head, ..LearnerConfig::default() };
+    let compute_dtype = match args.precision.as_str() {
+        "bf16" => Some(candle::DType::BF16),
+        "f16" => Some(candle::DType::F16),
+        _ => None,
+    };
+    let config = LearnerConfig {
+        seed: args.data.seed,
+        checkpoint_dir: out("models"),
+        head,
+        compute_dtype,
+        ..LearnerConfig::default()
+    };
     let mut learn = vision_learner_with(dls, arch, args.pretrained.as_deref(), vec![Metric::ErrorRate], config)?
         .with_reporter(Box::new(TerminalReporter::default()));
     install_ctrl_c(learn.interrupt_handle());

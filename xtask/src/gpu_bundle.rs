@@ -54,7 +54,10 @@ pub fn run(options: Options) -> Result<()> {
     eprintln!("== xtask gpu-bundle 2/4: candle-kernels (PTX for sm_{}) and link stubs", options.arch);
     let kernels = ptx_candle_kernels(&root, &work).context("gpu-bundle step 2/4 (candle-kernels copy) failed")?;
     let stubs = link_stubs(&work).context("gpu-bundle step 2/4 (stub libraries) failed")?;
-    eprintln!("== xtask gpu-bundle 3/4: cargo build --release --features cuda ({} s so far)", start.elapsed().as_secs());
+    eprintln!(
+        "== xtask gpu-bundle 3/4: cargo build --release --features cuda ({} s so far)",
+        start.elapsed().as_secs()
+    );
     let binary = build(&root, &work, &cuda_home, &kernels, &stubs, &options.arch)
         .context("gpu-bundle step 3/4 (release build with `cuda`) failed")?;
     eprintln!("== xtask gpu-bundle 4/4: assembling ({} s so far)", start.elapsed().as_secs());

@@ -3,6 +3,7 @@
 //! through the launches those crates' `cuda.rs` make (their `launch` modules).
 
 mod augment;
+mod losses;
 mod shim;
 
 use candle::{DType, Tensor};

@@ -1,6 +1,10 @@
 //! Compiles every `src/*.cu` to PTX with nvcc and writes `pub const <STEM>_PTX: &str` for each into
 //! `$OUT_DIR/ptx.rs`, so the kernels ship inside the Rust binary and need no CUDA toolkit at run time.
 //!
+//! `--fmad=false`: nvcc fuses `a * b + c` into one `fma.rn` by default, which rounds once where the CPU kernels
+//! (and fastvision-cuda-emu, which checks the kernels on the CPU) round twice; without fusion all three compute
+//! the same products and sums.
+//!
 //! Environment: `CUDA_COMPUTE_CAP` (default 80, i.e. `-arch=sm_80`), `NVCC` (the compiler to run), else
 //! `$CUDA_HOME/bin/nvcc`, else `nvcc` on `PATH`. See README.md for a toolkit that works without a GPU.
 

@@ -2,8 +2,9 @@
 //! or a broken `cuda` feature even though it can never run either. Nothing here runs on a GPU.
 //!
 //! 1. The CUDA 13.0 toolkit from PyPI, in a venv under `target/cuda-toolkit/venv` (reused when nvcc is there).
-//! 2. Every `crates/fastvision-kernels/src/*.cu` to PTX for sm_80 and sm_90 with nvcc, assembled by ptxas with its
-//!    register report.
+//! 2. Every `crates/fastvision-kernels/src/*.cu` to PTX for sm_80 and sm_90 with nvcc (`--fmad=false`, as the
+//!    crate's build.rs), assembled by ptxas with its register report; the parameters of every `.entry` checked
+//!    against `crates/fastvision-kernels/src/signatures.rs` ([`crate::ptx_signatures`]).
 //! 3. `cargo clippy` (a `cargo check` plus lints) of the `cuda` code of fastvision-augment and fastvision-losses,
 //!    with candle-kernels replaced for that one command by a copy whose build.rs writes empty PTX strings:
 //!    the real one compiles candle's kernels with nvcc for ~30 minutes, and a check needs only their names.
@@ -36,11 +37,11 @@ pub fn run() -> Result<()> {
     eprintln!("== xtask kernels 1/3: CUDA toolkit ({TOOLKIT}) in {}", work.join("venv").display());
     let cuda_home = toolkit(&work).context("xtask kernels, step 1/3 (CUDA toolkit from PyPI) failed")?;
     eprintln!(
-        "== xtask kernels 2/3: nvcc --ptx + ptxas for sm_{} ({} s so far)",
+        "== xtask kernels 2/3: nvcc --ptx + ptxas for sm_{}, PTX entries against signatures.rs ({} s so far)",
         ARCHS.join(", sm_"),
         start.elapsed().as_secs()
     );
-    ptx(&root, &work, &cuda_home).context("xtask kernels, step 2/3 (nvcc/ptxas of every .cu) failed")?;
+    ptx(&root, &work, &cuda_home).context("xtask kernels, step 2/3 (nvcc/ptxas and signatures of every .cu) failed")?;
     eprintln!(
         "== xtask kernels 3/3: cargo clippy --features cuda of {} ({} s so far)",
         CUDA_CRATES.join(", "),
@@ -118,9 +119,13 @@ fn ptx(root: &Path, work: &Path, cuda_home: &Path) -> Result<()> {
         for arch in ARCHS {
             let ptx_file = out.join(format!("{stem}_sm{arch}.ptx"));
             let mut nvcc = Command::new(cuda_home.join("bin/nvcc"));
-            nvcc.args(["--ptx", &format!("-arch=sm_{arch}"), "-O3", "-std=c++17"]).arg(kernel).arg("-o").arg(&ptx_file);
+            nvcc.args(["--ptx", &format!("-arch=sm_{arch}"), "-O3", "-std=c++17", "--fmad=false"])
+                .arg(kernel)
+                .arg("-o")
+                .arg(&ptx_file);
             with_cuda_env(&mut nvcc, cuda_home)?;
             crate::run(nvcc).with_context(|| format!("nvcc of {name} for sm_{arch}"))?;
+            crate::ptx_signatures::check(&name, &ptx_file)?;
             let mut ptxas = Command::new(cuda_home.join("bin/ptxas"));
             ptxas
                 .args([&format!("-arch=sm_{arch}"), "-v"])

@@ -8,6 +8,9 @@ mod ci;
 mod docs;
 mod gpu_bundle;
 mod kernels;
+mod ptx_signatures;
+#[path = "../../crates/fastvision-kernels/src/signatures.rs"]
+mod signatures;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -56,8 +59,9 @@ enum Task {
     },
     /// Regenerate docs/walkthrough/ (printed output and PNGs) from a real run of the release binary.
     Docs,
-    /// Compile-check the CUDA side without a GPU: every kernel through nvcc/ptxas for sm_80 and sm_90, then
-    /// `cargo clippy --features cuda` with candle's kernels stubbed. Needs python3 and PyPI the first time.
+    /// Compile-check the CUDA side without a GPU: every kernel through nvcc/ptxas for sm_80 and sm_90 with each
+    /// entry's parameters checked against signatures.rs, then `cargo clippy --features cuda` with candle's
+    /// kernels stubbed. Needs python3 and PyPI the first time.
     Kernels,
     /// Build, without a GPU, what a GPU machine with no Rust needs to check the CUDA path: a stripped `fastvision`
     /// built with `cuda`, `gpu-check.sh`, the PyTorch twin of the timed epoch and the photos (under 56 MiB).

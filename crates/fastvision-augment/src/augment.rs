@@ -7,6 +7,7 @@ use fastvision_core::rng::Rng;
 use crate::config::{AugConfig, Normalize, OutputDType, Resampling};
 use crate::cpu;
 use crate::error::{candle_context, Error, Result};
+use crate::launch::FusedLaunch;
 use crate::params::{self, ImageParams};
 use crate::reference::{self, FloatBatch};
 use crate::sampler::{Geometry, ImageKernel};
@@ -82,13 +83,36 @@ impl BatchAugment {
     /// Applies recorded parameters (from [`BatchAugment::plan`], or built by hand for a replay).
     pub fn apply_planned(&self, images: &Tensor, params: &[ImageParams]) -> Result<Tensor> {
         check_device(images.device())?;
+        let geometry = self.geometry(images, params)?;
+        match self.config.resampling {
+            Resampling::Fused => {
+                let op = self.fused_op(geometry, params);
+                let images = candle_context(images.contiguous(), "making the images contiguous")?;
+                candle_context(images.apply_op1_no_bwd(&op), "running the fused augmentation kernel")
+            }
+            Resampling::Fastai => {
+                self.apply_fastai(images, params, geometry.channels, geometry.in_height, geometry.in_width)
+            }
+        }
+    }
+
+    /// The launch of the fused CUDA kernel that [`BatchAugment::apply_planned`] makes for `images` on a GPU, as
+    /// data (for any device: the images only give the shape and element type). fastvision-cuda-emu's tests run it
+    /// on the CPU against [`BatchAugment::apply_planned`] on the CPU.
+    pub fn cuda_launch(&self, images: &Tensor, params: &[ImageParams]) -> Result<FusedLaunch> {
+        let geometry = self.geometry(images, params)?;
+        FusedLaunch::new(&self.fused_op(geometry, params), images.dtype())
+    }
+
+    /// The batch geometry, after checking the images and the plan.
+    fn geometry(&self, images: &Tensor, params: &[ImageParams]) -> Result<Geometry> {
         let (n, channels, h, w) = check_images(images)?;
         if self.normalize.is_some() && channels != 3 {
             return Err(Error::ChannelMismatch { channels });
         }
         check_plan(params, n, h, w)?;
         let (out_height, out_width) = self.output_size(h, w);
-        let geometry = Geometry {
+        Ok(Geometry {
             n_images: n,
             channels,
             in_height: h,
@@ -98,20 +122,17 @@ impl BatchAugment {
             mode: self.config.mode,
             pad_mode: self.config.pad_mode,
             align_corners: self.config.align_corners,
-        };
-        match self.config.resampling {
-            Resampling::Fused => {
-                let kernels = params.iter().map(|p| ImageKernel::new(&self.config, p, &geometry)).collect();
-                let op = AugmentOp {
-                    geometry,
-                    channel_affine: self.channel_affine(channels),
-                    images: kernels,
-                    output: self.config.output_dtype,
-                };
-                let images = candle_context(images.contiguous(), "making the images contiguous")?;
-                candle_context(images.apply_op1_no_bwd(&op), "running the fused augmentation kernel")
-            }
-            Resampling::Fastai => self.apply_fastai(images, params, channels, h, w),
+        })
+    }
+
+    /// The fused kernel's op: per-image maps, taps and lighting, and the normalisation.
+    fn fused_op(&self, geometry: Geometry, params: &[ImageParams]) -> AugmentOp {
+        let images = params.iter().map(|p| ImageKernel::new(&self.config, p, &geometry)).collect();
+        AugmentOp {
+            geometry,
+            channel_affine: self.channel_affine(geometry.channels),
+            images,
+            output: self.config.output_dtype,
         }
     }
 

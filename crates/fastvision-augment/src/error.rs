@@ -49,6 +49,12 @@ pub enum Error {
         expected: &'static str,
     },
     // unsupported
+    /// The batch is beyond what the CUDA kernel takes.
+    #[error("the CUDA kernel cannot take {what} (augment on the CPU instead)")]
+    CudaLimit {
+        /// What is too large.
+        what: String,
+    },
     /// CUDA was asked for but this build has no CUDA.
     #[error("the images are on a CUDA device but fastvision-augment was built without CUDA: {hint}")]
     CudaNotCompiled {

@@ -14,6 +14,8 @@
 //!   [`BatchAugment::apply_planned`] them to replay or show a batch.
 //! - [`reference`](mod@reference): fastai's own passes in f32 ([`Resampling::Fastai`]), the parity reference; [`matrix`]: fastai's
 //!   elementary matrices.
+//! - [`launch`]: the CUDA kernel's launch as data ([`BatchAugment::cuda_launch`]), which fastvision-cuda-emu runs
+//!   on the CPU to check the kernel without a GPU.
 //!
 //! The CPU kernel is the reference for the CUDA twin (feature `cuda`); without it, images on a CUDA device give
 //! [`Error::CudaNotCompiled`]. Where one output pixel covers more than two source pixels (fastai's trigger for
@@ -48,6 +50,7 @@ mod cpu;
 mod cuda;
 mod error;
 mod fastmath;
+pub mod launch;
 pub mod matrix;
 mod params;
 pub mod reference;

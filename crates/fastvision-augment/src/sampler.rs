@@ -7,7 +7,6 @@ use crate::matrix::{self, Mat3};
 use crate::params::ImageParams;
 
 /// Floats per image in the packed parameters (the CUDA kernel reads the same layout).
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 pub(crate) const PARAM_STRIDE: usize = 16;
 /// Most supersampling taps per axis (a 460 px crop to 16 px needs 15).
 const MAX_TAPS: f64 = 16.0;
@@ -59,7 +58,6 @@ impl ImageKernel {
     }
 
     /// The 16 floats the CUDA kernel reads.
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     pub fn pack(&self) -> [f32; PARAM_STRIDE] {
         let mut packed = [0.0; PARAM_STRIDE];
         packed[..9].copy_from_slice(&self.map);

@@ -81,7 +81,9 @@ __device__ void augment(const S* src, const float* params, D* dst, int n_images,
         const float row_y = m[4] * y_out + m[5];
         const float row_w = m[7] * y_out + m[8];
         for (int tap_x = 0; tap_x < taps_x; ++tap_x) {
-            const float x_out = (float)j + ((float)tap_x + 0.5f) / (float)taps_x - 0.5f;
+            // The CPU's order: the tap's offset, then the column ((j + q) - 0.5 would round differently).
+            const float dx = ((float)tap_x + 0.5f) / (float)taps_x - 0.5f;
+            const float x_out = (float)j + dx;
             const float inv_w = 1.0f / (m[6] * x_out + row_w);
             const float x = pad_coord((m[0] * x_out + row_x) * inv_w, in_w, pad_mode, align_corners);
             const float y = pad_coord((m[3] * x_out + row_y) * inv_w, in_h, pad_mode, align_corners);

@@ -5,7 +5,8 @@
 // Row kernels run one block per row (BLOCK threads striding over the classes). Bad input is reported through
 // `err`, one u64 initialised to ~0 by the host: atomicMin(err, row * 4 + code) keeps the lowest bad row, so the
 // report does not depend on scheduling. Codes: 1 = target out of range, 2 = NaN / +inf / all -inf row.
-// f32 kernels accumulate row sums in float per thread and reduce in a fixed tree; reductions over rows use double.
+// f32 kernels accumulate row sums in float per thread and reduce in a fixed tree; reductions over rows use double,
+// and so does the element-wise BCE (as the CPU: its terms cancel).
 
 #include <stdint.h>
 
@@ -251,10 +252,11 @@ __device__ void nll_bwd(const int64_t *targets, const T *weight, const T *grad_o
 }
 
 // ---------------------------------------------------------------------------------------- BCE with logits
+// Element-wise in double for both float types, as the CPU computes them in f64: for y = 0 and x < 0 the loss is
+// x + (-x + log1p(e^x)), whose terms cancel, and in float it kept no digit below ulp(x) (1e-6 at |x| = 12).
+
 // -log σ(x) = log(1 + exp(-|x|)) + max(-x, 0), stable for any finite x.
-template <typename T> __device__ __forceinline__ T neg_log_sigmoid(T x) {
-    return log1p(exp_t(-fabs(x))) + max_t(-x, T(0));
-}
+__device__ __forceinline__ double neg_log_sigmoid(double x) { return log1p(exp(-fabs(x))) + max_t(-x, 0.0); }
 
 // One thread per element: loss = w·((1 - y)·x + (1 + (p - 1)·y)·(-log σ(x))), into `loss` (per element).
 template <typename T>
@@ -262,10 +264,11 @@ __device__ void bce_fwd(const T *logits, const T *targets, const T *weight, cons
                         int n_classes, T *loss, unsigned long long *err) {
     const long long index = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (index >= n) return;
-    const T x = logits[index], y = targets[index];
+    const double x = logits[index], y = targets[index];
     const int cls = index % n_classes;
-    if (!(x - x == T(0))) report(err, index / n_classes, CODE_NON_FINITE);
-    loss[index] = weight[cls] * ((T(1) - y) * x + (T(1) + (pos_weight[cls] - T(1)) * y) * neg_log_sigmoid(x));
+    if (!(x - x == 0.0)) report(err, index / n_classes, CODE_NON_FINITE);
+    const double w = weight[cls], p = pos_weight[cls];
+    loss[index] = T(w * ((1.0 - y) * x + (1.0 + (p - 1.0) * y) * neg_log_sigmoid(x)));
 }
 
 // dx = g·w·((1 - y) − (1 + (p - 1)·y)·σ(−x)) · scale (scale = 1/n for the mean).
@@ -274,11 +277,12 @@ __device__ void bce_bwd(const T *logits, const T *targets, const T *weight, cons
                         int grad_per_element, long long n, int n_classes, T scale, T *dx) {
     const long long index = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (index >= n) return;
-    const T x = logits[index], y = targets[index];
+    const double x = logits[index], y = targets[index];
     const int cls = index % n_classes;
-    const T grad = grad_out[grad_per_element ? index : 0] * scale;
-    const T sigmoid_neg = T(1) / (T(1) + exp_t(x));
-    dx[index] = grad * weight[cls] * ((T(1) - y) - (T(1) + (pos_weight[cls] - T(1)) * y) * sigmoid_neg);
+    const double grad = double(grad_out[grad_per_element ? index : 0]) * double(scale);
+    const double sigmoid_neg = 1.0 / (1.0 + exp(x));
+    const double w = weight[cls], p = pos_weight[cls];
+    dx[index] = T(grad * w * ((1.0 - y) - (1.0 + (p - 1.0) * y) * sigmoid_neg));
 }
 
 // One block: out[0] = scale · Σ values (double accumulation, fixed order).

@@ -1,18 +1,21 @@
 //! The CUDA twins of the CPU kernels: each `cuda_fwd` of `ops.rs` lands here and launches a kernel of
 //! `fastvision_kernels::LOSSES_PTX` (`fastvision-kernels/src/losses.cu`) through candle's custom-function loading.
+//! Every launch (entry point, grid, arguments in order) comes from [`crate::launch`], which fastvision-cuda-emu's
+//! tests run on the CPU.
 //!
 //! Bad input is flagged by the kernels in one u64 (lowest bad row · 4 + code); the forward reads it back, which
 //! synchronises the stream once per loss, and looks up the offending value to build the same error as the CPU.
 
 use candle::backend::BackendStorage;
 use candle::cuda_backend::cudarc::driver::{
-    CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+    CudaSlice, CudaView, DeviceRepr, LaunchArgs, LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use candle::cuda_backend::{CudaDType, WrapErr};
 use candle::op::BackpropOp;
 use candle::{CudaDevice, CudaStorage, DType, Layout, Shape, Storage, Tensor};
 
 use crate::cpu::{self, RowError};
+use crate::launch::{self, Arg, Float, Launch, NO_ERROR};
 use crate::ops::{
     reduced_shape, row_error, BceBwdOp, BceOp, CrossEntropyBwdOp, CrossEntropyOp, NllBwdOp, NllOp, OpState,
     SoftmaxBwdOp, SoftmaxOp,
@@ -22,23 +25,39 @@ use crate::Reduction;
 
 /// The module name under which candle caches the PTX.
 const MODULE: &str = "fastvision_losses";
-/// Threads per block; the kernels' shared arrays are sized for it (`BLOCK` in losses.cu).
-const BLOCK: u32 = 256;
-/// The value of the error slot when nothing went wrong.
-const NO_ERROR: u64 = u64::MAX;
 
 /// The float types the kernels are instantiated for.
 trait GpuFloat: Real + CudaDType + DeviceRepr + ValidAsZeroBits {
-    const SUFFIX: &'static str;
+    const FLOAT: Float;
 }
 
 impl GpuFloat for f32 {
-    const SUFFIX: &'static str = "f32";
+    const FLOAT: Float = Float::F32;
 }
 
 impl GpuFloat for f64 {
-    const SUFFIX: &'static str = "f64";
+    const FLOAT: Float = Float::F64;
 }
+
+/// A device buffer as a kernel argument: lets views and slices of different element types share one list.
+trait DeviceArg {
+    fn push<'a>(&'a self, builder: &mut LaunchArgs<'a>);
+}
+
+impl<T> DeviceArg for CudaSlice<T> {
+    fn push<'a>(&'a self, builder: &mut LaunchArgs<'a>) {
+        builder.arg(self);
+    }
+}
+
+impl<T> DeviceArg for CudaView<'_, T> {
+    fn push<'a>(&'a self, builder: &mut LaunchArgs<'a>) {
+        builder.arg(self);
+    }
+}
+
+/// What the launches of [`crate::launch`] take as a buffer here.
+type Buffer<'a> = &'a dyn DeviceArg;
 
 /// Calls `$body` with `$T` bound to f32 or f64 after the dtype of `$storage`.
 macro_rules! dispatch_gpu {
@@ -57,23 +76,32 @@ macro_rules! dispatch_gpu {
     };
 }
 
-fn kernel_name<T: GpuFloat>(base: &str) -> String {
-    format!("{base}_{}", T::SUFFIX)
-}
-
-/// One block per row.
-fn rows_config(n_rows: usize) -> LaunchConfig {
-    LaunchConfig { grid_dim: (n_rows as u32, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
-}
-
-/// One thread per element.
-fn elements_config(n: usize) -> LaunchConfig {
-    LaunchConfig { grid_dim: ((n as u32).div_ceil(BLOCK), 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
-}
-
-/// A single block (the reductions over rows).
-fn single_block() -> LaunchConfig {
-    LaunchConfig { grid_dim: (1, 1, 1), block_dim: (BLOCK, 1, 1), shared_mem_bytes: 0 }
+/// Pushes the launch's arguments in order and launches it.
+fn run(dev: &CudaDevice, launch: &Launch<Buffer>) -> candle::Result<()> {
+    let func = dev.get_or_load_custom_func(&launch.kernel, MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let cfg = LaunchConfig { grid_dim: (launch.grid, 1, 1), block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
+    let mut builder = func.builder();
+    for arg in &launch.args {
+        match arg {
+            Arg::Buffer(buffer) => buffer.push(&mut builder),
+            Arg::I32(value) => {
+                builder.arg(value);
+            }
+            Arg::I64(value) => {
+                builder.arg(value);
+            }
+            Arg::F32(value) => {
+                builder.arg(value);
+            }
+            Arg::F64(value) => {
+                builder.arg(value);
+            }
+        }
+    }
+    // SAFETY: the arguments are the kernel's parameters in order (fastvision-kernels' signatures.rs, checked
+    // against losses.cu and these launches by fastvision-cuda-emu); the buffers hold what the kernel indexes.
+    unsafe { builder.launch(cfg) }.w()?;
+    Ok(())
 }
 
 fn view<'a, T: CudaDType>(storage: &'a CudaStorage, layout: &Layout) -> candle::Result<CudaView<'a, T>> {
@@ -95,14 +123,6 @@ fn upload_weights<T: GpuFloat>(
         None => vec![T::from_f64(1.0); n_classes],
     };
     dev.clone_htod(&host)
-}
-
-fn reduction_code(reduction: Reduction) -> i32 {
-    match reduction {
-        Reduction::None => 0,
-        Reduction::Mean => 1,
-        Reduction::Sum => 2,
-    }
 }
 
 /// A device tensor (no autograd) holding `slice`.
@@ -179,14 +199,7 @@ fn softmax_fwd_typed<T: GpuFloat>(
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n_rows * n_cols) }?;
     let err = dev.clone_htod(&[NO_ERROR])?;
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("softmax_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&src);
-    builder.arg(&dst);
-    candle::builder_arg!(builder, n_rows as i32, n_cols as i32, op.log as i32);
-    builder.arg(&err);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    run(&dev, &launch::softmax_fwd::<Buffer>(T::FLOAT, &src, &dst, n_rows, n_cols, op.log, &err))?;
     check(&op.state, &dev, &err, ErrorContext { what: "logits", n_cols, values: &src, targets: None })?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), layout.shape().clone()))
 }
@@ -214,14 +227,7 @@ fn softmax_bwd_typed<T: GpuFloat>(
     let n_rows = l1.shape().elem_count() / n_cols;
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n_rows * n_cols) }?;
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("softmax_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&output);
-    builder.arg(&grad);
-    builder.arg(&dst);
-    candle::builder_arg!(builder, n_rows as i32, n_cols as i32, op.log as i32);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    run(&dev, &launch::softmax_bwd::<Buffer>(T::FLOAT, &output, &grad, &dst, n_rows, n_cols, op.log))?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
 }
 
@@ -249,27 +255,30 @@ fn cross_entropy_fwd_typed<T: GpuFloat>(
     let (logits, targets) = (view::<T>(s1, l1)?, view::<i64>(s2, l2)?);
     let (n_rows, n_classes) = (l2.shape().elem_count(), params.n_classes);
     let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
-    let saved = dev.alloc_zeros::<T>(2 * n_rows + 2)?;
-    let part = dev.alloc_zeros::<T>(4 * n_rows)?;
+    let saved = dev.alloc_zeros::<T>(launch::saved_len(n_rows))?;
+    let part = dev.alloc_zeros::<T>(launch::part_len(n_rows))?;
     let err = dev.clone_htod(&[NO_ERROR])?;
-    let (smoothing, ignore_index, has_ignore) =
-        (T::from_f64(params.smoothing), params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
-    let func =
-        dev.get_or_load_custom_func(&kernel_name::<T>("cross_entropy_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&logits);
-    builder.arg(&targets);
-    builder.arg(&weight);
-    candle::builder_arg!(builder, n_rows as i32, n_classes as i32, smoothing, ignore_index, has_ignore);
-    builder.arg(&saved);
-    builder.arg(&part);
-    builder.arg(&err);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    let (smoothing, ignore_index) = (params.smoothing, params.ignore_index);
+    run(
+        &dev,
+        &launch::cross_entropy_fwd::<Buffer>(
+            T::FLOAT,
+            &logits,
+            &targets,
+            &weight,
+            n_rows,
+            n_classes,
+            smoothing,
+            ignore_index,
+            &saved,
+            &part,
+            &err,
+        ),
+    )?;
     let context = ErrorContext { what: "logits", n_cols: n_classes, values: &logits, targets: Some(&targets) };
     check(&op.state, &dev, &err, context)?;
     let loss = class_reduce::<T>(&dev, &part, n_rows, n_classes, params.smoothing, params.reduction, &saved)?;
-    op.state.save(device_tensor(saved, &dev, 2 * n_rows + 2));
+    op.state.save(device_tensor(saved, &dev, launch::saved_len(n_rows)));
     Ok((CudaStorage::wrap_cuda_slice(loss, dev), reduced_shape(params.reduction, n_rows)))
 }
 
@@ -285,15 +294,7 @@ fn class_reduce<T: GpuFloat>(
 ) -> candle::Result<CudaSlice<T>> {
     let n_out = if reduction == Reduction::None { n_rows } else { 1 };
     let loss = dev.alloc_zeros::<T>(n_out)?;
-    let func =
-        dev.get_or_load_custom_func(&kernel_name::<T>("class_reduce"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(part);
-    candle::builder_arg!(builder, n_rows as i32, n_classes as i32, T::from_f64(smoothing), reduction_code(reduction));
-    builder.arg(&loss);
-    builder.arg(saved);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(single_block()) }.w()?;
+    run(dev, &launch::class_reduce::<Buffer>(T::FLOAT, part, n_rows, n_classes, smoothing, reduction, &loss, saved))?;
     Ok(loss)
 }
 
@@ -329,30 +330,23 @@ fn cross_entropy_bwd_typed<T: GpuFloat>(
     let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n_rows * n_classes) }?;
-    let grad_per_row = (l3.shape().elem_count() > 1) as i32;
-    let (smoothing, ignore_index, has_ignore) =
-        (T::from_f64(params.smoothing), params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
-    let func =
-        dev.get_or_load_custom_func(&kernel_name::<T>("cross_entropy_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&logits);
-    builder.arg(&targets);
-    builder.arg(&weight);
-    builder.arg(&grad);
-    candle::builder_arg!(builder, grad_per_row);
-    builder.arg(&saved);
-    candle::builder_arg!(
-        builder,
-        n_rows as i32,
-        n_classes as i32,
-        smoothing,
-        ignore_index,
-        has_ignore,
-        reduction_code(params.reduction)
+    let grad_per_row = l3.shape().elem_count() > 1;
+    let kernel = launch::cross_entropy_bwd::<Buffer>(
+        T::FLOAT,
+        &logits,
+        &targets,
+        &weight,
+        &grad,
+        grad_per_row,
+        &saved,
+        n_rows,
+        n_classes,
+        params.smoothing,
+        params.ignore_index,
+        params.reduction,
+        &dst,
     );
-    builder.arg(&dst);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(rows_config(n_rows)) }.w()?;
+    run(&dev, &kernel)?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
 }
 
@@ -380,25 +374,29 @@ fn nll_fwd_typed<T: GpuFloat>(
     let (log_probs, targets) = (view::<T>(s1, l1)?, view::<i64>(s2, l2)?);
     let (n_rows, n_classes) = (l2.shape().elem_count(), params.n_classes);
     let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
-    let saved = dev.alloc_zeros::<T>(2 * n_rows + 2)?;
-    let part = dev.alloc_zeros::<T>(4 * n_rows)?;
+    let saved = dev.alloc_zeros::<T>(launch::saved_len(n_rows))?;
+    let part = dev.alloc_zeros::<T>(launch::part_len(n_rows))?;
     let err = dev.clone_htod(&[NO_ERROR])?;
-    let (ignore_index, has_ignore) = (params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("nll_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&log_probs);
-    builder.arg(&targets);
-    builder.arg(&weight);
-    candle::builder_arg!(builder, n_rows as i32, n_classes as i32, ignore_index, has_ignore);
-    builder.arg(&part);
-    builder.arg(&err);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(elements_config(n_rows)) }.w()?;
+    let ignore_index = params.ignore_index;
+    run(
+        &dev,
+        &launch::nll_fwd::<Buffer>(
+            T::FLOAT,
+            &log_probs,
+            &targets,
+            &weight,
+            n_rows,
+            n_classes,
+            ignore_index,
+            &part,
+            &err,
+        ),
+    )?;
     let context =
         ErrorContext { what: "log-probabilities", n_cols: n_classes, values: &log_probs, targets: Some(&targets) };
     check(&op.state, &dev, &err, context)?;
     let loss = class_reduce::<T>(&dev, &part, n_rows, n_classes, 0.0, params.reduction, &saved)?;
-    op.state.save(device_tensor(saved, &dev, 2 * n_rows + 2));
+    op.state.save(device_tensor(saved, &dev, launch::saved_len(n_rows)));
     Ok((CudaStorage::wrap_cuda_slice(loss, dev), reduced_shape(params.reduction, n_rows)))
 }
 
@@ -432,26 +430,21 @@ fn nll_bwd_typed<T: GpuFloat>(
     let norm = saved.slice(2 * n_rows..);
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n_rows * n_classes) }?;
-    let grad_per_row = (l2.shape().elem_count() > 1) as i32;
-    let (ignore_index, has_ignore) = (params.ignore_index.unwrap_or(0), params.ignore_index.is_some() as i32);
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("nll_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&targets);
-    builder.arg(&weight);
-    builder.arg(&grad);
-    candle::builder_arg!(builder, grad_per_row);
-    builder.arg(&norm);
-    candle::builder_arg!(
-        builder,
-        n_rows as i32,
-        n_classes as i32,
-        ignore_index,
-        has_ignore,
-        reduction_code(params.reduction)
+    let grad_per_row = l2.shape().elem_count() > 1;
+    let kernel = launch::nll_bwd::<Buffer>(
+        T::FLOAT,
+        &targets,
+        &weight,
+        &grad,
+        grad_per_row,
+        &norm,
+        n_rows,
+        n_classes,
+        params.ignore_index,
+        params.reduction,
+        &dst,
     );
-    builder.arg(&dst);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(elements_config(n_rows * n_classes)) }.w()?;
+    run(&dev, &kernel)?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), Shape::from((n_rows, n_classes))))
 }
 
@@ -483,17 +476,10 @@ fn bce_fwd_typed<T: GpuFloat>(
     // SAFETY: the kernel writes every element.
     let per_element = unsafe { dev.alloc::<T>(n) }?;
     let err = dev.clone_htod(&[NO_ERROR])?;
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("bce_fwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&logits);
-    builder.arg(&targets);
-    builder.arg(&weight);
-    builder.arg(&pos_weight);
-    candle::builder_arg!(builder, n as i64, n_classes as i32);
-    builder.arg(&per_element);
-    builder.arg(&err);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(elements_config(n)) }.w()?;
+    run(
+        &dev,
+        &launch::bce_fwd::<Buffer>(T::FLOAT, &logits, &targets, &weight, &pos_weight, n, n_classes, &per_element, &err),
+    )?;
     check(&op.state, &dev, &err, ErrorContext { what: "logits", n_cols: n_classes, values: &logits, targets: None })?;
     let scale = match params.reduction {
         Reduction::None => return Ok((CudaStorage::wrap_cuda_slice(per_element, dev), Shape::from(n))),
@@ -501,13 +487,7 @@ fn bce_fwd_typed<T: GpuFloat>(
         Reduction::Sum => 1.0,
     };
     let total = dev.alloc_zeros::<T>(1)?;
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("sum_reduce"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&per_element);
-    candle::builder_arg!(builder, n as i64, scale);
-    builder.arg(&total);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(single_block()) }.w()?;
+    run(&dev, &launch::sum_reduce::<Buffer>(T::FLOAT, &per_element, n, scale, &total))?;
     Ok((CudaStorage::wrap_cuda_slice(total, dev), Shape::from(())))
 }
 
@@ -538,20 +518,23 @@ fn bce_bwd_typed<T: GpuFloat>(
     let (n, n_classes) = (l1.shape().elem_count(), params.n_classes);
     let weight = upload_weights::<T>(&dev, params.weight.as_deref(), n_classes)?;
     let pos_weight = upload_weights::<T>(&dev, params.pos_weight.as_deref(), n_classes)?;
-    let scale = T::from_f64(if params.reduction == Reduction::Mean { 1.0 / n as f64 } else { 1.0 });
-    let grad_per_element = (l3.shape().elem_count() > 1) as i32;
+    let scale = if params.reduction == Reduction::Mean { 1.0 / n as f64 } else { 1.0 };
+    let grad_per_element = l3.shape().elem_count() > 1;
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n) }?;
-    let func = dev.get_or_load_custom_func(&kernel_name::<T>("bce_bwd"), MODULE, fastvision_kernels::LOSSES_PTX)?;
-    let mut builder = func.builder();
-    builder.arg(&logits);
-    builder.arg(&targets);
-    builder.arg(&weight);
-    builder.arg(&pos_weight);
-    builder.arg(&grad);
-    candle::builder_arg!(builder, grad_per_element, n as i64, n_classes as i32, scale);
-    builder.arg(&dst);
-    // SAFETY: the arguments match the kernel's signature in losses.cu.
-    unsafe { builder.launch(elements_config(n)) }.w()?;
+    let kernel = launch::bce_bwd::<Buffer>(
+        T::FLOAT,
+        &logits,
+        &targets,
+        &weight,
+        &pos_weight,
+        &grad,
+        grad_per_element,
+        n,
+        n_classes,
+        scale,
+        &dst,
+    );
+    run(&dev, &kernel)?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
 }

@@ -11,7 +11,8 @@
 //!   logits name the row, and shape mismatches and empty batches say what was expected.
 //!
 //! f32 and f64 run natively (f16 and bf16 are widened to f32). The CPU kernels vectorise and split large batches
-//! over rayon; with the `cuda` feature the same ops run the kernels of `fastvision-kernels/src/losses.cu`.
+//! over rayon; with the `cuda` feature the same ops run the kernels of `fastvision-kernels/src/losses.cu`, launched
+//! as [`launch`] describes them (fastvision-cuda-emu runs those launches on the CPU to check the kernels in CI).
 //!
 //! ```
 //! use candle::{Device, Tensor, Var};
@@ -49,6 +50,7 @@ mod cpu;
 mod cuda;
 mod error;
 mod functional;
+pub mod launch;
 mod losses;
 mod ops;
 mod simd;

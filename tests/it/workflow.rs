@@ -63,7 +63,8 @@ fn the_whole_workflow_on_rendered_images() {
 
     let export = out.path().join("model.safetensors");
     learn.export(&export).unwrap();
-    let inference = fastvision::train::load_learner(&export, &fastvision::core::DeviceChoice::Cpu.open().unwrap().device).unwrap();
+    let inference =
+        fastvision::train::load_learner(&export, &fastvision::core::DeviceChoice::Cpu.open().unwrap().device).unwrap();
     let first = data.path().join(format!("{}_1.jpg", DEFAULT_CLASSES[0]));
     let prediction = inference.predict(&first).unwrap();
     assert_eq!(prediction.probs.len(), 3);

@@ -1,5 +1,5 @@
 //! `cargo xtask kernels`: compile-checks the CUDA side on a machine without a GPU, so CI catches a broken kernel
-//! or a broken `cuda` feature even though it can never run either. Nothing here runs on a GPU.
+//! or a broken `cuda` feature without a GPU. Nothing here runs on a GPU (`cargo xtask gpu-bundle` is for that).
 //!
 //! 1. The CUDA 13.0 toolkit from PyPI, in a venv under `target/cuda-toolkit/venv` (reused when nvcc is there).
 //! 2. Every `crates/fastvision-kernels/src/*.cu` to PTX for sm_80 and sm_90 with nvcc (`--fmad=false`, as the
@@ -23,8 +23,8 @@ use crate::{cargo, project_root};
 /// The pip requirement: the meta-package pins a matching set. 13.0 rather than newer because a driver JITs only
 /// PTX versions it knows (13.0 writes PTX 9.0) and cudarc 0.19 knows toolkits up to 13.4.
 const TOOLKIT: &str = "cuda-toolkit[nvcc,nvvm,crt,cudart,cccl]==13.0.2";
-/// The architectures every kernel must compile for (A100, H100).
-const ARCHS: [&str; 2] = ["80", "90"];
+/// The architectures every kernel must compile for (Turing, A100, H100): CUDA 13 targets sm_75 and newer.
+const ARCHS: [&str; 3] = ["75", "80", "90"];
 /// The crates whose `cuda` feature is checked.
 const CUDA_CRATES: [&str; 3] = ["fastvision-augment", "fastvision-losses", "fastvision-ops"];
 
@@ -49,7 +49,7 @@ pub fn run() -> Result<()> {
     );
     check(&root, &work, &cuda_home)
         .context("xtask kernels, step 3/3 (cargo clippy of the `cuda` code, candle-kernels stubbed) failed")?;
-    eprintln!("== xtask kernels: OK in {} s (compile-checked only; nothing ran on a GPU)", start.elapsed().as_secs());
+    eprintln!("== xtask kernels: OK in {} s (compile-checked; nothing ran on a GPU)", start.elapsed().as_secs());
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! memory-bandwidth floor of this machine measured in the same run, and fastai on the same batch when
 //! `FASTAI_PYTHON` names a Python with fastai (`bench_augment.py` beside this file).
 //!
-//! `cargo run --release -p fastvision-augment --example bench_augment -- [--json FILE]`
+//! `cargo run --release -p fastvision-augment --example bench_augment -- [--json FILE] [--device auto|cpu|cuda[:N]]`
+//! (on a GPU, built with `--features cuda`: the kernel against a device-to-device copy of the same bytes)
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,10 @@ const REPS: usize = 9;
 const FASTAI_RECORDED_MS: f64 = 5665.0;
 
 fn main() -> Result<()> {
-    let json = json_path()?;
+    let (json, device) = parse_args()?;
+    if !device.device.is_cpu() {
+        return on_gpu(json, &device);
+    }
     // The allocator setting a training process runs under (the models crate applies it on the first forward pass):
     // each batch's 38.5 MB output then reuses the last one's memory instead of page-faulting fresh zeroed pages
     // (~5 ms of kernel zeroing per batch, single-threaded, measured with perf).
@@ -79,13 +83,50 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn json_path() -> Result<Option<PathBuf>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+fn parse_args() -> Result<(Option<PathBuf>, fastvision_core::OpenedDevice)> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let device = fastvision_core::bench::take_device_arg(&mut args)?;
     match args.as_slice() {
-        [] => Ok(None),
-        [flag, path] if flag == "--json" => Ok(Some(PathBuf::from(path))),
-        _ => Err(format!("usage: bench_augment [--json FILE], got {args:?}").into()),
+        [] => Ok((None, device)),
+        [flag, path] if flag == "--json" => Ok((Some(PathBuf::from(path)), device)),
+        _ => Err(format!("usage: bench_augment [--json FILE] [--device auto|cpu|cuda[:N]], got {args:?}").into()),
     }
+}
+
+/// The same batch on a GPU: the fused kernel against a device-to-device copy of the bytes it reads and writes.
+fn on_gpu(json: Option<PathBuf>, device: &fastvision_core::OpenedDevice) -> Result<()> {
+    let gpu = &device.device;
+    let images = Tensor::from_vec(texture_u8(SHAPE), SHAPE, gpu)?;
+    let augment = BatchAugment::new(AugConfig::with_size(SIZE, 0.75), Some(Normalize::imagenet()))?;
+    let bytes_moved = (SHAPE.0 * SHAPE.1 * (SHAPE.2 * SHAPE.3 + SIZE * SIZE * 4)) as f64;
+    let timed = |f: &dyn Fn() -> Result<()>| -> Result<f64> {
+        f()?;
+        gpu.synchronize()?;
+        let reps = 50;
+        let start = Instant::now();
+        for _ in 0..reps {
+            f()?;
+        }
+        gpu.synchronize()?;
+        Ok(start.elapsed().as_secs_f64() / reps as f64)
+    };
+    let seconds = timed(&|| augment.apply(&images, true, 42).map(drop).map_err(Into::into))?;
+    let half = Tensor::zeros((bytes_moved as usize / 8,), candle::DType::F32, gpu)?;
+    let copy = timed(&|| half.copy().map(drop).map_err(Into::into))?;
+    let mut report = Report::new("augment", "per key suffix");
+    report.results.insert("fastvision_gpu_img_per_s".into(), SHAPE.0 as f64 / seconds);
+    report.results.insert("fastvision_gpu_ms_per_batch".into(), seconds * 1e3);
+    report.results.insert("fastvision_gpu_gb_per_s".into(), bytes_moved / seconds / 1e9);
+    report.results.insert("copy_floor_gpu_ms".into(), copy * 1e3);
+    report.ratios.insert("of_memory_floor".into(), copy / seconds);
+    report
+        .notes
+        .push(format!("device: {}; memory floor = a device-to-device copy of the same bytes", device.description));
+    print!("{}", report.table());
+    if let Some(path) = json {
+        report.write_json(&path)?;
+    }
+    Ok(())
 }
 
 /// A presized-photo stand-in: smooth gradients and stripes per channel plus a little noise.

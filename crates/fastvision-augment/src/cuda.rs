@@ -1,7 +1,7 @@
 //! The CUDA twin of the fused kernel: launches `augment.cu` (`fastvision_kernels::AUGMENT_PTX`, one thread per
 //! output pixel) from [`AugmentOp`]'s `cuda_fwd`, inputs and outputs on the device. The launch itself (entry
 //! point, grid, packed parameters, arguments in order) comes from [`crate::launch`], which fastvision-cuda-emu's
-//! tests run on the CPU; the CPU kernel is the reference, and `examples/cuda_check.rs` compares the two on a GPU.
+//! tests run on the CPU; the CPU kernel is the reference, and `fastvision gpu-check` compares the two on a GPU (docs/gpu.md).
 
 use candle::backend::BackendStorage;
 use candle::cuda_backend::cudarc::driver::{CudaSlice, CudaView, DeviceRepr, LaunchArgs, LaunchConfig, PushKernelArg};

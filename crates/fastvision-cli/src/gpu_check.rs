@@ -315,6 +315,11 @@ fn loss_parity(gpu: &Device) -> Result<Value> {
     Ok(json!({ "ok": all_ok, "cases": rows }))
 }
 
+/// f32 convolutions on the GPU against the CPU: the CPU computes 3×3 stride-1 layers with Winograd F(4×4, 3×3),
+/// within ~1e-5 of exact f32 (fastvision-ops' tests); on the H200, layer1's weight gradient differed by 2.2e-5
+/// (cuDNN in strict f32 against Winograd) while the non-Winograd shapes agreed within 2e-6.
+const CONV_F32_TOLERANCE: f64 = 5e-5;
+
 /// The convolution's three passes on the GPU (cuDNN) against the CPU kernels, on resnet layers' shapes: f32 in
 /// strict f32; bf16 against the CPU in f32 on the same bf16-rounded inputs.
 fn conv_parity(gpu: &Device) -> Result<Value> {
@@ -326,7 +331,7 @@ fn conv_parity(gpu: &Device) -> Result<Value> {
     ];
     let mut rows = Vec::new();
     let mut all_ok = true;
-    for (dtype, tolerance) in [(DType::F32, 1e-5), (DType::BF16, 2e-2)] {
+    for (dtype, tolerance) in [(DType::F32, CONV_F32_TOLERANCE), (DType::BF16, 2e-2)] {
         for (name, x_dims, w_dims, stride, padding) in shapes {
             let x = random_logits(81, x_dims.iter().product(), 1, 1.0, dtype)?.reshape(&x_dims[..])?;
             let w = random_logits(82, w_dims.iter().product(), 1, 0.1, dtype)?.reshape(&w_dims[..])?;

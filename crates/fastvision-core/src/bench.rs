@@ -62,3 +62,37 @@ impl Report {
         crate::fs::atomic_write_bytes(path, &json)
     }
 }
+
+/// `--device auto|cpu|cuda[:N]` of a benchmark, taken out of `args` (default `auto`): the device opened, with the
+/// line saying which, for the report's notes.
+pub fn take_device_arg(args: &mut Vec<String>) -> Result<crate::OpenedDevice> {
+    let choice = match args.iter().position(|a| a == "--device") {
+        Some(i) => {
+            let value = args.get(i + 1).cloned().ok_or(Error::InvalidValue {
+                name: "--device",
+                value: String::new(),
+                expected: "auto, cpu, cuda or cuda:N after --device",
+            })?;
+            args.drain(i..i + 2);
+            value.parse()?
+        }
+        None => crate::DeviceChoice::Auto,
+    };
+    choice.open()
+}
+
+/// For a benchmark that measures CPU work only: an error naming what to run on a GPU instead, when `device` is
+/// not the CPU.
+pub fn require_cpu(bench: &str, device: &crate::OpenedDevice) -> Result<()> {
+    if device.device.is_cpu() {
+        return Ok(());
+    }
+    Err(Error::InvalidValue {
+        name: "--device",
+        value: device.description.clone(),
+        expected: match bench {
+            "items" => "cpu: decoding and presizing run on the CPU whatever the device (pass --device cpu)",
+            _ => "cpu for this benchmark; the GPU's counterpart is `fastvision gpu-check` (docs/gpu.md)",
+        },
+    })
+}

@@ -94,10 +94,12 @@ fn fastai_item_rates(shared: &Path, folder: &Path) -> Result<(f64, f64), String>
 }
 
 fn json_arg() -> Result<Option<PathBuf>, String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let device = fastvision_core::bench::take_device_arg(&mut args).map_err(|e| e.to_string())?;
+    fastvision_core::bench::require_cpu("items", &device).map_err(|e| e.to_string())?;
     match args.as_slice() {
         [] => Ok(None),
         [flag, path] if flag == "--json" => Ok(Some(PathBuf::from(path))),
-        other => Err(format!("unexpected arguments {other:?}; usage: bench_items [--json FILE]")),
+        other => Err(format!("unexpected arguments {other:?}; usage: bench_items [--json FILE] [--device cpu]")),
     }
 }

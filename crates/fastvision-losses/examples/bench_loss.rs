@@ -62,12 +62,15 @@ fn main() -> Result<()> {
 }
 
 fn parse_args() -> Result<Option<PathBuf>> {
-    let mut args = std::env::args().skip(1);
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    let device = fastvision_core::bench::take_device_arg(&mut all)?;
+    fastvision_core::bench::require_cpu("loss", &device)?;
+    let mut args = all.into_iter();
     let mut json_path = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json_path = Some(PathBuf::from(args.next().context("--json needs a file")?)),
-            other => bail!("unknown argument {other:?} (usage: bench_loss [--json FILE])"),
+            other => bail!("unknown argument {other:?} (usage: bench_loss [--json FILE] [--device cpu])"),
         }
     }
     Ok(json_path)

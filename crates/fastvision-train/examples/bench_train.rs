@@ -138,7 +138,10 @@ fn main() -> Result<()> {
 
 fn parse_args() -> Result<Args> {
     let mut out = Args { json: None, steps: 3, child: None, epoch: true, epoch_data: None };
-    let mut args = std::env::args().skip(1);
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    let device = fastvision_core::bench::take_device_arg(&mut all)?;
+    fastvision_core::bench::require_cpu("train", &device)?;
+    let mut args = all.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => out.json = Some(PathBuf::from(args.next().context("--json needs a file")?)),
@@ -148,7 +151,7 @@ fn parse_args() -> Result<Args> {
             "--epoch-data" => out.epoch_data = Some(PathBuf::from(args.next().context("--epoch-data needs a folder")?)),
             other => bail!(
                 "unknown argument {other:?} (usage: bench_train [--json FILE] [--steps N] [--no-epoch] \
-                 [--epoch-data DIR])"
+                 [--epoch-data DIR] [--device cpu])"
             ),
         }
     }

@@ -1,6 +1,6 @@
 //! `augment.cu` against the CPU kernel of fastvision-augment: the same images and plan through
 //! `BatchAugment::apply_planned` on the CPU and through `BatchAugment::cuda_launch`, the launch `cuda.rs` makes,
-//! run by the emulator. Tolerances are the GPU check's (`examples/cuda_check.rs`): 1e-4 absolute for f32
+//! run by the emulator. Tolerances are the GPU check's (`fastvision gpu-check`, docs/gpu.md): 1e-4 absolute for f32
 //! outputs; f16 and bf16 outputs one rounding step of the type at the values' magnitude (4e-3, 3e-2).
 
 use std::ffi::c_void;
@@ -98,7 +98,7 @@ fn compare(name: &str, images: &Tensor, config: AugConfig, normalize: Option<Nor
     assert!(diff <= tolerance, "{name}: the emulated CUDA kernel is {diff:e} from the CPU kernel (> {tolerance:e})");
 }
 
-/// fastbook's and cuda_check's settings: random resized crop, lighting, every padding and mode, warp, dihedral,
+/// fastbook's and the GPU check's settings: random resized crop, lighting, every padding and mode, warp, dihedral,
 /// squish, f16/bf16, at odd sizes (blocks that run past the last pixel) and with antialiasing taps.
 fn cases() -> Vec<(&'static str, AugConfig, bool)> {
     vec![

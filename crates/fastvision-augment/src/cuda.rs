@@ -77,7 +77,8 @@ fn run<S, D: DeviceRepr + CudaDType>(
 }
 
 fn push_and_launch(dev: &CudaDevice, launch: &Launch<&dyn DeviceArg>) -> candle::Result<()> {
-    let func = dev.get_or_load_custom_func(&launch.kernel, MODULE, fastvision_kernels::AUGMENT_PTX)?;
+    let ptx = ptx_for_device(dev, fastvision_kernels::AUGMENT_PTX_BY_ARCH)?;
+    let func = dev.get_or_load_custom_func(&launch.kernel, MODULE, ptx)?;
     let cfg = LaunchConfig { grid_dim: (launch.grid, 1, 1), block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
     let mut builder = func.builder();
     for arg in &launch.args {
@@ -95,4 +96,10 @@ fn push_and_launch(dev: &CudaDevice, launch: &Launch<&dyn DeviceArg>) -> candle:
     // against the kernel and this launch by fastvision-cuda-emu); the buffers hold what the kernel indexes.
     unsafe { builder.launch(cfg) }.w()?;
     Ok(())
+}
+
+/// The kernels' PTX built for this GPU's architecture, else the newest older one (JIT-compiled by the driver).
+fn ptx_for_device(dev: &CudaDevice, by_arch: &'static [(u32, &'static str)]) -> candle::Result<&'static str> {
+    let (major, minor) = dev.cuda_stream().context().compute_capability().map_err(candle::Error::wrap)?;
+    fastvision_kernels::ptx_for(by_arch, major, minor).map_err(candle::Error::Msg)
 }

@@ -78,7 +78,10 @@ macro_rules! dispatch_gpu {
 
 /// Pushes the launch's arguments in order and launches it.
 fn run(dev: &CudaDevice, launch: &Launch<Buffer>) -> candle::Result<()> {
-    let func = dev.get_or_load_custom_func(&launch.kernel, MODULE, fastvision_kernels::LOSSES_PTX)?;
+    let (major, minor) = dev.cuda_stream().context().compute_capability().map_err(candle::Error::wrap)?;
+    let by_arch = fastvision_kernels::LOSSES_PTX_BY_ARCH;
+    let ptx = fastvision_kernels::ptx_for(by_arch, major, minor).map_err(candle::Error::Msg)?;
+    let func = dev.get_or_load_custom_func(&launch.kernel, MODULE, ptx)?;
     let cfg = LaunchConfig { grid_dim: (launch.grid, 1, 1), block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
     let mut builder = func.builder();
     for arg in &launch.args {

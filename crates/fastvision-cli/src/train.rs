@@ -44,8 +44,8 @@ pub struct Args {
     /// Iterations of lr_find.
     #[arg(long, default_value_t = 100)]
     lr_find_iters: usize,
-    /// Precision: f32, or bf16 mixed precision on a GPU (fastai's `to_fp16()`: convolutions and linear layers in
-    /// bf16, BatchNorm, loss and weights in f32).
+    /// Precision: f32, or mixed precision as fastai's `to_fp16()` — convolutions and linear layers in bf16 or f16
+    /// (f16 with dynamic loss scaling), BatchNorm, loss and weights in f32. For a GPU: on the CPU f32 is fastest.
     #[arg(long, default_value = "f32", value_parser = ["f32", "bf16", "f16"])]
     precision: String,
     /// Where the outputs go (plots, exported model, interpretation).

@@ -313,22 +313,31 @@ impl VisionModel {
         fastvision_ops::path::autocast(self.compute_dtype, || self.forward_in_precision(xs, train))
     }
 
-    /// Mixed precision (fastai's `to_fp16()`, in bf16): with `Some(BF16)`, convolutions and the head's
-    /// linear layers of an f32 model compute in bf16 on tensor cores, while BatchNorm, pooling, the loss and the
-    /// weights stay f32. `None` (the default) computes everything in the parameters' type. It needs a GPU: on the
-    /// CPU it is refused (there f32 is the fast path). f16 is refused too: it needs loss scaling, not built yet.
+    /// Mixed precision (fastai's `to_fp16()`): with `Some(BF16)` or `Some(F16)`, convolutions and the head's
+    /// linear layers of an f32 model compute in that type (tensor cores on a GPU), while BatchNorm, pooling, the
+    /// loss and the weights stay f32; f16 training needs loss scaling, which the `Learner` does. `None` (the
+    /// default) computes everything in the parameters' type. On the CPU f16 works but is slow (candle's generic
+    /// half-precision kernels; there f32 is the fast path), meant for tests; bf16 is refused there (candle's CPU
+    /// matrix products have none).
     pub fn set_compute_dtype(&mut self, dtype: Option<DType>) -> Result<()> {
         match dtype {
             None | Some(DType::F32) => self.compute_dtype = None,
-            Some(d @ DType::BF16) if !self.place.device.is_cpu() && self.place.dtype == DType::F32 => {
+            Some(DType::BF16) if self.place.device.is_cpu() => {
+                return Err(Error::InvalidParameter {
+                    name: "compute dtype",
+                    value: "BF16 on the CPU".into(),
+                    reason: "candle's CPU matrix products have no bf16: train in f32 on the CPU (its fast path), or \
+                             use bf16 on a GPU",
+                });
+            }
+            Some(d @ (DType::BF16 | DType::F16)) if self.place.dtype == DType::F32 => {
                 self.compute_dtype = Some(d);
             }
             Some(d) => {
                 return Err(Error::InvalidParameter {
                     name: "compute dtype",
                     value: format!("{d:?} for {:?} parameters on {:?}", self.place.dtype, self.place.device.location()),
-                    reason: "mixed precision is bf16 over f32 parameters on a GPU (--device cuda); on the CPU \
-                             train in f32; f16 needs loss scaling, which fastvision does not have yet",
+                    reason: "mixed precision is bf16 or f16 over f32 parameters",
                 });
             }
         }

@@ -39,8 +39,9 @@ pub struct LearnerConfig {
     pub checkpoint_dir: PathBuf,
     /// The head [`vision_learner`] builds (fastai's `lin_ftrs`, `ps`, `concat_pool`, `first_bn` arguments).
     pub head: HeadConfig,
-    /// Mixed precision: `Some(DType::BF16)` computes convolutions and linear layers in bf16 on a GPU, with
-    /// BatchNorm, loss and master weights in f32 (see `VisionModel::set_compute_dtype`). `None`: f32 throughout.
+    /// Mixed precision: `Some(DType::BF16)` or `Some(DType::F16)` computes convolutions and linear layers in half
+    /// precision, with BatchNorm, loss and master weights in f32 (see `VisionModel::set_compute_dtype`); f16 with
+    /// dynamic loss scaling ([`crate::loss_scale::LossScaler`]). `None`: f32 throughout.
     pub compute_dtype: Option<candle::DType>,
 }
 
@@ -110,6 +111,8 @@ pub struct Learner {
     pub(crate) data_epoch: usize,
     /// The fit in progress (or interrupted), if any.
     pub(crate) progress: Option<FitProgress>,
+    /// Dynamic loss scaling, used when the model computes in f16.
+    pub(crate) scaler: crate::loss_scale::LossScaler,
 }
 
 impl std::fmt::Debug for Learner {
@@ -158,7 +161,18 @@ impl Learner {
             interrupt: Arc::new(AtomicBool::new(false)),
             data_epoch: 0,
             progress: None,
+            scaler: crate::loss_scale::LossScaler::default(),
         })
+    }
+
+    /// The f16 loss scaler (its scale and the steps it skipped); unused in f32 and bf16.
+    pub fn loss_scaler(&self) -> &crate::loss_scale::LossScaler {
+        &self.scaler
+    }
+
+    /// Replaces the f16 loss scaler (its starting scale and growth interval).
+    pub fn set_loss_scaler(&mut self, scaler: crate::loss_scale::LossScaler) {
+        self.scaler = scaler;
     }
 
     /// Replaces the reporter (builder style).

@@ -49,6 +49,7 @@ mod checkpoint;
 mod error;
 mod export;
 mod learner;
+pub mod loss_scale;
 pub mod lr_find;
 pub mod metrics;
 pub mod optim;

@@ -72,11 +72,58 @@ impl Learner {
         if !value.is_finite() {
             return Ok((value, false));
         }
-        let grads = loss.backward().ctx("backward pass")?;
+        let scaled = self.model.compute_dtype() == Some(DType::F16);
+        let mut grads = if scaled {
+            loss.affine(self.scaler.scale(), 0.0).and_then(|l| l.backward()).ctx("backward pass (loss scaled)")?
+        } else {
+            loss.backward().ctx("backward pass")?
+        };
         let mut stop = self.dispatch(cbs, state, Event::AfterBackward)?;
+        if scaled && !self.unscale(&mut grads)? {
+            self.reporter.message(&format!(
+                "f16 gradients overflowed at iteration {}: step skipped, loss scale now {}",
+                state.iteration,
+                self.scaler.scale()
+            ));
+            return Ok((value, stop));
+        }
         self.opt.step(&grads)?;
         stop |= self.dispatch(cbs, state, Event::AfterStep)?;
         Ok((value, stop))
+    }
+
+    /// f16 loss scaling: whether every gradient is finite (one host sync); if so divides them by the scale the
+    /// loss had. Updates the scale either way; `false` means the step is to be skipped.
+    fn unscale(&mut self, grads: &mut candle::backprop::GradStore) -> Result<bool> {
+        let scale = self.scaler.scale();
+        let params = self.model.params();
+        let mut sums = Vec::with_capacity(params.len());
+        for p in &params {
+            if let Some(g) = grads.get(p.var.as_tensor()) {
+                sums.push(
+                    g.abs()
+                        .and_then(|a| a.sum_all())
+                        .and_then(|s| s.to_dtype(DType::F32))
+                        .ctx("checking f16 gradients")?,
+                );
+            }
+        }
+        let finite = sums.is_empty()
+            || Tensor::stack(&sums, 0)
+                .and_then(|s| s.sum_all())
+                .and_then(|s| s.to_scalar::<f32>())
+                .ctx("checking f16 gradients")?
+                .is_finite();
+        if !self.scaler.update(finite) {
+            return Ok(false);
+        }
+        for p in &params {
+            if let Some(g) = grads.remove(p.var.as_tensor()) {
+                let unscaled = g.affine(1.0 / scale, 0.0).ctx("unscaling f16 gradients")?;
+                grads.insert(p.var.as_tensor(), unscaled);
+            }
+        }
+        Ok(true)
     }
 
     /// Runs one fit of `n_epochs` with `schedule`, named `phase` in the recorder and the epoch table.

@@ -12,3 +12,4 @@ mod golden_metrics;
 mod golden_schedules;
 mod learner;
 mod learning;
+mod mixed_precision;

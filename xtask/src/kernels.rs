@@ -26,7 +26,7 @@ const TOOLKIT: &str = "cuda-toolkit[nvcc,nvvm,crt,cudart,cccl]==13.0.2";
 /// The architectures every kernel must compile for (Turing, A100, H100): CUDA 13 targets sm_75 and newer.
 const ARCHS: [&str; 3] = ["75", "80", "90"];
 /// The crates whose `cuda` feature is checked.
-const CUDA_CRATES: [&str; 3] = ["fastvision-augment", "fastvision-losses", "fastvision-ops"];
+const CUDA_CRATES: [&str; 4] = ["fastvision-augment", "fastvision-losses", "fastvision-ops", "fastvision-models"];
 
 /// Runs the three steps; an error names the step that failed.
 pub fn run() -> Result<()> {

@@ -63,6 +63,10 @@ const BCE_FWD: &[Param] = &[Ptr, Ptr, Ptr, Ptr, I64, I32, Ptr, Ptr];
 /// `sum_reduce(values, n, scale (double), out)`.
 const SUM_REDUCE: &[Param] = &[Ptr, I64, F64, Ptr];
 
+/// `max_pool2d_fwd(x, y, argmax, n_planes, h, w, oh, ow, kh, kw, sh, sw, ph, pw)`; the backward takes
+/// `(dy, argmax, dx, ...)` and the same sizes.
+const MAX_POOL: &[Param] = &[Ptr, Ptr, Ptr, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
+
 /// Every entry point of every `src/*.cu`.
 pub const SIGNATURES: &[Signature] = &[
     augment("augment_u8_f32"),
@@ -97,4 +101,6 @@ pub const SIGNATURES: &[Signature] = &[
     losses("bce_fwd_f64", BCE_FWD),
     losses("bce_bwd_f64", &[Ptr, Ptr, Ptr, Ptr, Ptr, I32, I64, I32, F64, Ptr]),
     losses("sum_reduce_f64", SUM_REDUCE),
+    Signature { file: "pool.cu", name: "max_pool2d_fwd_f32", params: MAX_POOL },
+    Signature { file: "pool.cu", name: "max_pool2d_bwd_f32", params: MAX_POOL },
 ];

@@ -38,6 +38,9 @@ mod init;
 mod layers;
 mod ops;
 mod pool;
+#[cfg(feature = "cuda")]
+mod pool_cuda;
+pub mod pool_launch;
 mod resnet;
 mod vision;
 mod weights;

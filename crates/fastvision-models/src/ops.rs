@@ -108,11 +108,19 @@ pub(crate) struct MaxPool {
     geom: PoolGeom,
     /// Flat index within its input plane of every output's maximum, filled by the forward pass.
     argmax: Mutex<Option<Arc<[u32]>>>,
+    /// The same, on the GPU, when the forward ran there (`pool.cu`).
+    #[cfg(feature = "cuda")]
+    device_argmax: Mutex<Option<crate::pool_cuda::DeviceArgmax>>,
 }
 
 impl MaxPool {
     pub fn new(geom: PoolGeom) -> Self {
-        Self { geom, argmax: Mutex::new(None) }
+        Self {
+            geom,
+            argmax: Mutex::new(None),
+            #[cfg(feature = "cuda")]
+            device_argmax: Mutex::new(None),
+        }
     }
 }
 
@@ -174,9 +182,23 @@ impl CustomOp1 for MaxPool {
         Ok((out, Shape::from((n, c, oh, ow))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(&self, storage: &candle::CudaStorage, layout: &Layout) -> candle::Result<(candle::CudaStorage, Shape)> {
+        let (out, shape, argmax) = crate::pool_cuda::forward(&self.geom, storage, layout)?;
+        *self.device_argmax.lock().unwrap_or_else(|e| e.into_inner()) = Some(argmax);
+        Ok((out, shape))
+    }
+
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle::Result<Option<Tensor>> {
-        let argmax = self.argmax.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let grad = grad_res.contiguous()?;
+        #[cfg(feature = "cuda")]
+        if arg.device().is_cuda() {
+            let argmax = self.device_argmax.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let Some(argmax) = argmax else { candle::bail!("max_pool2d backward on CUDA without its forward") };
+            let op = MaxPoolGather { geom: self.geom, argmax, input: arg.shape().clone() };
+            return Ok(Some(grad.apply_op1_no_bwd(&op)?));
+        }
+        let argmax = self.argmax.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let grad = match argmax {
             Some(argmax) if argmax.len() == grad.elem_count() => {
                 grad.apply_op1_no_bwd(&MaxPoolScatter { argmax, input: arg.shape().clone() })?
@@ -185,6 +207,30 @@ impl CustomOp1 for MaxPool {
             _ => arg.apply_op2_no_bwd(&grad, &MaxPoolBackward(self.geom))?,
         };
         Ok(Some(grad))
+    }
+}
+
+/// The gradient of [`MaxPool`] on CUDA from the argmax its forward recorded there (`pool.cu`'s gather).
+#[cfg(feature = "cuda")]
+struct MaxPoolGather {
+    geom: PoolGeom,
+    argmax: crate::pool_cuda::DeviceArgmax,
+    input: Shape,
+}
+
+#[cfg(feature = "cuda")]
+impl CustomOp1 for MaxPoolGather {
+    fn name(&self) -> &'static str {
+        "fastvision-max-pool2d-gather"
+    }
+
+    fn cpu_fwd(&self, _: &CpuStorage, _: &Layout) -> candle::Result<(CpuStorage, Shape)> {
+        candle::bail!("fastvision-max-pool2d-gather runs on CUDA only")
+    }
+
+    fn cuda_fwd(&self, storage: &candle::CudaStorage, layout: &Layout) -> candle::Result<(candle::CudaStorage, Shape)> {
+        let dx = crate::pool_cuda::backward(&self.geom, &self.argmax, &self.input, storage, layout)?;
+        Ok((dx, self.input.clone()))
     }
 }
 

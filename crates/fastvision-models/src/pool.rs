@@ -9,7 +9,8 @@ use crate::ops::{MaxPool, PoolGeom};
 /// Max pooling over N×C×H×W with a square `kernel`, `stride` and zero-free `padding` (padded cells never win),
 /// like `torch.nn.MaxPool2d(kernel, stride, padding)`. The gradient goes to the first maximum of each window.
 ///
-/// On the CPU this is one custom op; elsewhere a composition of candle ops (ties then share the gradient).
+/// On the CPU, and on CUDA in f32 with the `cuda` feature (`pool.cu`), one custom op; elsewhere a composition of
+/// candle ops (ties then share the gradient).
 pub fn max_pool2d(xs: &Tensor, kernel: usize, stride: usize, padding: usize) -> Result<Tensor> {
     let geom = PoolGeom { kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding) };
     check_geom(xs, &geom)?;
@@ -35,11 +36,23 @@ fn check_geom(xs: &Tensor, geom: &PoolGeom) -> Result<()> {
 
 /// [`max_pool2d`] with per-axis geometry and no argument checks (callers own valid shapes).
 pub(crate) fn max_pool2d_geom(xs: &Tensor, geom: PoolGeom) -> candle::Result<Tensor> {
-    if fastvision_ops::path::cpu_native(xs) {
+    if fastvision_ops::path::cpu_native(xs) || cuda_native(xs, &geom) {
         xs.contiguous()?.apply_op1(MaxPool::new(geom))
     } else {
         max_pool2d_composed(xs, geom)
     }
+}
+
+/// Whether `pool.cu` takes this pooling: a `cuda` build, an f32 CUDA tensor, square windows, the generic path not
+/// forced.
+fn cuda_native(xs: &Tensor, geom: &PoolGeom) -> bool {
+    cfg!(feature = "cuda")
+        && xs.device().is_cuda()
+        && xs.dtype() == DType::F32
+        && geom.kernel.0 == geom.kernel.1
+        && geom.stride.0 == geom.stride.1
+        && geom.padding.0 == geom.padding.1
+        && !fastvision_ops::path::generic_forced()
 }
 
 /// Max pooling from candle ops only (pad with -inf, take each of the k×k strided views, elementwise maximum), so

@@ -4,6 +4,7 @@
 
 mod augment;
 mod losses;
+mod pool;
 mod shim;
 
 use candle::{DType, Tensor};

@@ -85,17 +85,21 @@ impl CustomOp2 for CudnnConv {
         s2: &CudaStorage,
         l2: &Layout,
     ) -> candle::Result<(CudaStorage, Shape)> {
-        let dims = |l: &Layout| -> candle::Result<[usize; 4]> {
-            let (a, b, c, d) = l.shape().dims4()?;
-            Ok([a, b, c, d])
+        let (a, b) = (l1.dims(), l2.dims());
+        // The three passes' arguments: forward (x, w) → y; input grad (dy, w) → x; weight grad (x, dy) → w.
+        let (x, w, dy) = match self.pass {
+            Pass::Forward => (a, b, None),
+            Pass::InputGrad => (&self.out[..], b, Some(a)),
+            Pass::WeightGrad => (a, &self.out[..], Some(b)),
         };
-        let (a, b) = (dims(l1)?, dims(l2)?);
-        // The three passes, as (x, w, y) sizes: forward (x, w) → y; input grad (dy, w) → x; weight grad (x, dy) → w.
-        let (x, w, y) = match self.pass {
-            Pass::Forward => (a, b, self.forward_dims(a, b)),
-            Pass::InputGrad => (self.out, b, a),
-            Pass::WeightGrad => (a, self.out, b),
-        };
+        // The CPU op's shape checks and sizes.
+        let g = super::geometry_of(x, w, &self.settings)?;
+        let y = [g.batch, g.c_out, g.h_out, g.w_out];
+        if dy.is_some_and(|dy| dy != y) {
+            candle::bail!("{}: output gradient of shape {dy:?} does not match {g:?}", self.name());
+        }
+        let four = |d: &[usize]| <[usize; 4]>::try_from(d).map_err(candle::Error::wrap);
+        let (x, w) = (four(x)?, four(w)?);
         let dev = s1.device().clone();
         let out_dims = match self.pass {
             Pass::Forward => y,
@@ -128,10 +132,7 @@ impl CustomOp2 for CudnnConv {
             candle::bail!("{} has no second derivative", self.name());
         }
         let grad = grad.contiguous()?;
-        let dims = |t: &Tensor| -> candle::Result<[usize; 4]> {
-            let (a, b, c, d) = t.dims4()?;
-            Ok([a, b, c, d])
-        };
+        let dims = super::dims4;
         let grad_input = if input.track_op() {
             let op = CudnnConv { settings: self.settings, pass: Pass::InputGrad, out: dims(input)? };
             Some(grad.apply_op2_no_bwd(weight, &op)?)
@@ -149,12 +150,6 @@ impl CustomOp2 for CudnnConv {
 }
 
 impl CudnnConv {
-    fn forward_dims(&self, x: [usize; 4], w: [usize; 4]) -> [usize; 4] {
-        let s = &self.settings;
-        let out = |len: usize, k: usize| (len + 2 * s.padding - s.dilation * (k - 1) - 1) / s.stride + 1;
-        [x[0], w[0], out(x[2], w[2]), out(x[3], w[3])]
-    }
-
     /// Runs the pass on contiguous views of the two arguments; returns the new output buffer.
     #[allow(clippy::too_many_arguments)]
     fn launch<T: CudnnDataType + DeviceRepr + ValidAsZeroBits + candle::WithDType>(

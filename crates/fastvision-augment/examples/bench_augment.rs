@@ -99,20 +99,11 @@ fn on_gpu(json: Option<PathBuf>, device: &fastvision_core::OpenedDevice) -> Resu
     let images = Tensor::from_vec(texture_u8(SHAPE), SHAPE, gpu)?;
     let augment = BatchAugment::new(AugConfig::with_size(SIZE, 0.75), Some(Normalize::imagenet()))?;
     let bytes_moved = (SHAPE.0 * SHAPE.1 * (SHAPE.2 * SHAPE.3 + SIZE * SIZE * 4)) as f64;
-    let timed = |f: &dyn Fn() -> Result<()>| -> Result<f64> {
-        f()?;
-        gpu.synchronize()?;
-        let reps = 50;
-        let start = Instant::now();
-        for _ in 0..reps {
-            f()?;
-        }
-        gpu.synchronize()?;
-        Ok(start.elapsed().as_secs_f64() / reps as f64)
-    };
-    let seconds = timed(&|| augment.apply(&images, true, 42).map(drop).map_err(Into::into))?;
-    let half = Tensor::zeros((bytes_moved as usize / 8,), candle::DType::F32, gpu)?;
-    let copy = timed(&|| half.copy().map(drop).map_err(Into::into))?;
+    let seconds = fastvision_core::bench::seconds_per_call(gpu, 1, 50, |_| -> Result<()> {
+        augment.apply(&images, true, 42)?;
+        Ok(())
+    })?;
+    let copy = fastvision_core::bench::copy_seconds(gpu, bytes_moved as usize, 1, 50)?;
     let mut report = Report::new("augment", "per key suffix");
     report.results.insert("fastvision_gpu_img_per_s".into(), SHAPE.0 as f64 / seconds);
     report.results.insert("fastvision_gpu_ms_per_batch".into(), seconds * 1e3);

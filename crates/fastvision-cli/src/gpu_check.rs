@@ -402,29 +402,12 @@ fn augment_throughput(gpu: &Device) -> Result<Value> {
     let images = random_u8((n, 3, side, side), 5, gpu)?;
     let augment = BatchAugment::new(AugConfig::with_size(size, 0.75), Some(Normalize::imagenet()))?;
     let bytes = (n * 3 * side * side + n * 3 * size * size * 4) as f64;
-    let time = |f: &dyn Fn(u64) -> Result<()>| -> Result<f64> {
-        for seed in 0..3 {
-            f(seed)?;
-        }
-        gpu.synchronize()?;
-        let iters = 20;
-        let start = Instant::now();
-        for seed in 0..iters {
-            f(seed)?;
-        }
-        gpu.synchronize()?;
-        Ok(start.elapsed().as_secs_f64() / iters as f64)
-    };
-    let augment_s = time(&|seed| {
-        augment.apply(&images, true, seed)?;
+    let augment_s = fastvision::core::bench::seconds_per_call(gpu, 3, 20, |seed| -> Result<()> {
+        augment.apply(&images, true, seed as u64)?;
         Ok(())
     })?;
     // A device-to-device copy that reads and writes the same number of bytes.
-    let half = Tensor::zeros(((bytes / 2.0) as usize / 4,), DType::F32, gpu)?;
-    let copy_s = time(&|_| {
-        half.copy()?;
-        Ok(())
-    })?;
+    let copy_s = fastvision::core::bench::copy_seconds(gpu, bytes as usize, 3, 20)?;
     let floor_s = bytes / HBM_BYTES_PER_S;
     Ok(json!({
         "batch": format!("{n}x3x{side}x{side} u8 -> {size}x{size} f32 (train, ImageNet normalisation)"),

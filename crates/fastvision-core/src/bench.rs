@@ -96,3 +96,30 @@ pub fn require_cpu(bench: &str, device: &crate::OpenedDevice) -> Result<()> {
         },
     })
 }
+
+/// Mean seconds per call of `f(i)` on `device`: `warmup` calls, then `reps` calls timed between two
+/// synchronisations (a GPU runs its work asynchronously; on the CPU they are no-ops).
+pub fn seconds_per_call<E: From<candle::Error>>(
+    device: &candle::Device,
+    warmup: usize,
+    reps: usize,
+    mut f: impl FnMut(usize) -> std::result::Result<(), E>,
+) -> std::result::Result<f64, E> {
+    for i in 0..warmup {
+        f(i)?;
+    }
+    device.synchronize()?;
+    let start = std::time::Instant::now();
+    for i in 0..reps {
+        f(i)?;
+    }
+    device.synchronize()?;
+    Ok(start.elapsed().as_secs_f64() / reps.max(1) as f64)
+}
+
+/// Mean seconds of a copy on `device` that reads and writes `bytes` in all: the memory floor of a pass that
+/// moves those bytes, timed as [`seconds_per_call`].
+pub fn copy_seconds(device: &candle::Device, bytes: usize, warmup: usize, reps: usize) -> candle::Result<f64> {
+    let half = candle::Tensor::zeros((bytes / 8,), candle::DType::F32, device)?;
+    seconds_per_call(device, warmup, reps, |_| half.copy().map(drop))
+}

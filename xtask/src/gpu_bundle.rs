@@ -48,6 +48,8 @@ pub fn run(options: Options) -> Result<()> {
     let work = root.join("target/gpu-bundle");
     let cuda_work = root.join("target/cuda-toolkit");
     std::fs::create_dir_all(&cuda_work).with_context(|| format!("creating {}", cuda_work.display()))?;
+    let out = options.out.unwrap_or_else(|| work.join("bundle"));
+    replaceable(&out)?;
     let start = Instant::now();
     eprintln!("== xtask gpu-bundle 1/4: CUDA toolkit");
     let cuda_home = toolkit(&cuda_work).context("gpu-bundle step 1/4 (CUDA toolkit from PyPI) failed")?;
@@ -61,7 +63,6 @@ pub fn run(options: Options) -> Result<()> {
     let binary = build(&root, &work, &cuda_home, &kernels, &stubs, &options.arch)
         .context("gpu-bundle step 3/4 (release build with `cuda`) failed")?;
     eprintln!("== xtask gpu-bundle 4/4: assembling ({} s so far)", start.elapsed().as_secs());
-    let out = options.out.unwrap_or_else(|| work.join("bundle"));
     assemble(&root, &binary, &out, options.data.as_deref()).context("gpu-bundle step 4/4 (assembling) failed")?;
     let size = dir_size(&out)?;
     eprintln!(
@@ -232,10 +233,13 @@ fn build(root: &Path, work: &Path, cuda_home: &Path, kernels: &Path, stubs: &Pat
 
 /// The bundle folder: the binary (xz-compressed), the scripts, and the photos.
 fn assemble(root: &Path, binary: &Path, out: &Path, data: Option<&Path>) -> Result<()> {
+    let marker = replaceable(out)?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("removing the old {}", out.display()))?;
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::write(&marker, "written by cargo xtask gpu-bundle; replaced by the next one\n")
+        .with_context(|| format!("writing {}", marker.display()))?;
     // xz: candle's PTX text is most of the binary and compresses ~10x; gpu-check.sh unpacks it with Python's lzma.
     let mut xz = Command::new("xz");
     xz.args(["-6", "-T2", "-c"]).arg(binary).stdout(
@@ -254,6 +258,21 @@ fn assemble(root: &Path, binary: &Path, out: &Path, data: Option<&Path>) -> Resu
     };
     copy_dir(&data, &out.join("data")).with_context(|| format!("copying the photos from {}", data.display()))?;
     Ok(())
+}
+
+/// Only a folder this command made (or an empty one) is replaced: `--out` could name anything. Returns the
+/// marker file that says a folder is a bundle.
+fn replaceable(out: &Path) -> Result<PathBuf> {
+    let marker = out.join(".fastvision-gpu-bundle");
+    let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(true);
+    if out.exists() && !marker.is_file() && !empty {
+        bail!(
+            "{} exists and is not a bundle this command wrote (no .fastvision-gpu-bundle in it): choose an empty or \
+             new folder for --out",
+            out.display()
+        );
+    }
+    Ok(marker)
 }
 
 fn dir_size(dir: &Path) -> Result<u64> {

@@ -132,20 +132,18 @@ impl CustomOp2 for CudnnConv {
             candle::bail!("{} has no second derivative", self.name());
         }
         let grad = grad.contiguous()?;
-        let dims = super::dims4;
-        let grad_input = if input.track_op() {
-            let op = CudnnConv { settings: self.settings, pass: Pass::InputGrad, out: dims(input)? };
-            Some(grad.apply_op2_no_bwd(weight, &op)?)
-        } else {
-            None
-        };
-        let grad_weight = if weight.track_op() {
-            let op = CudnnConv { settings: self.settings, pass: Pass::WeightGrad, out: dims(weight)? };
-            Some(input.apply_op2_no_bwd(&grad, &op)?)
-        } else {
-            None
-        };
-        Ok((grad_input, grad_weight))
+        let settings = self.settings;
+        super::tracked_grads(
+            input,
+            weight,
+            || grad.apply_op2_no_bwd(weight, &CudnnConv { settings, pass: Pass::InputGrad, out: super::dims4(input)? }),
+            || {
+                input.apply_op2_no_bwd(
+                    &grad,
+                    &CudnnConv { settings, pass: Pass::WeightGrad, out: super::dims4(weight)? },
+                )
+            },
+        )
     }
 }
 

@@ -63,7 +63,7 @@ impl CustomOp3 for GradHook {
     ) -> candle::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let Settings { stride, padding, dilation, .. } = self.0;
         let grad = grad.contiguous()?;
-        let grad_input = if input.track_op() {
+        let input_grad = || {
             let (_, _, h, w) = input.dims4()?;
             let gh = grad.dim(2)?;
             let kh = weight.dim(2)?;
@@ -74,26 +74,22 @@ impl CustomOp3 for GradHook {
             let out_padding = h.saturating_sub(base(gh, kh));
             let dx = grad.conv_transpose2d(&weight.detach(), padding, out_padding, stride, dilation)?;
             let dx_w = dx.dim(3)?;
-            let dx = match dx_w.cmp(&w) {
-                std::cmp::Ordering::Greater => dx.narrow(3, 0, w)?,
-                std::cmp::Ordering::Less => dx.pad_with_zeros(3, 0, w - dx_w)?,
-                std::cmp::Ordering::Equal => dx,
-            };
-            Some(dx)
-        } else {
-            None
+            match dx_w.cmp(&w) {
+                std::cmp::Ordering::Greater => dx.narrow(3, 0, w),
+                std::cmp::Ordering::Less => dx.pad_with_zeros(3, 0, w - dx_w),
+                std::cmp::Ordering::Equal => Ok(dx),
+            }
         };
-        let grad_weight = if weight.track_op() {
+        let weight_grad = || {
             let (_, _, kh, kw) = weight.dims4()?;
             let dw = input
                 .detach()
                 .transpose(0, 1)?
                 .conv2d(&grad.transpose(0, 1)?, padding, dilation, stride, 1)?
                 .transpose(0, 1)?;
-            Some(dw.narrow(2, 0, kh)?.narrow(3, 0, kw)?.contiguous()?)
-        } else {
-            None
+            dw.narrow(2, 0, kh)?.narrow(3, 0, kw)?.contiguous()
         };
+        let (grad_input, grad_weight) = super::tracked_grads(input, weight, input_grad, weight_grad)?;
         Ok((None, grad_input, grad_weight))
     }
 }

@@ -201,20 +201,32 @@ impl CustomOp2 for Conv2dOp {
         grad: &Tensor,
     ) -> candle::Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let grad_input = if input.track_op() {
-            let op = InputGradOp { settings: self.0, input_dims: dims4(input)? };
-            Some(crate::profile::timed("conv2d.input_grad", || grad.apply_op2_no_bwd(weight, &op))?)
-        } else {
-            None
-        };
-        let grad_weight = if weight.track_op() {
-            let op = WeightGradOp { settings: self.0, weight_dims: dims4(weight)? };
-            Some(crate::profile::timed("conv2d.weight_grad", || input.apply_op2_no_bwd(&grad, &op))?)
-        } else {
-            None
-        };
-        Ok((grad_input, grad_weight))
+        tracked_grads(
+            input,
+            weight,
+            || {
+                let op = InputGradOp { settings: self.0, input_dims: dims4(input)? };
+                crate::profile::timed("conv2d.input_grad", || grad.apply_op2_no_bwd(weight, &op))
+            },
+            || {
+                let op = WeightGradOp { settings: self.0, weight_dims: dims4(weight)? };
+                crate::profile::timed("conv2d.weight_grad", || input.apply_op2_no_bwd(&grad, &op))
+            },
+        )
     }
+}
+
+/// A convolution's two gradients, each computed only when its argument tracks one (images never do, frozen
+/// weights do not): every backward of the crate's convolutions, on every device.
+fn tracked_grads(
+    input: &Tensor,
+    weight: &Tensor,
+    input_grad: impl FnOnce() -> candle::Result<Tensor>,
+    weight_grad: impl FnOnce() -> candle::Result<Tensor>,
+) -> candle::Result<(Option<Tensor>, Option<Tensor>)> {
+    let grad_input = if input.track_op() { Some(input_grad()?) } else { None };
+    let grad_weight = if weight.track_op() { Some(weight_grad()?) } else { None };
+    Ok((grad_input, grad_weight))
 }
 
 fn dims4(t: &Tensor) -> candle::Result<[usize; 4]> {

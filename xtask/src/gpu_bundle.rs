@@ -50,6 +50,7 @@ pub fn run(options: Options) -> Result<()> {
     std::fs::create_dir_all(&cuda_work).with_context(|| format!("creating {}", cuda_work.display()))?;
     let out = options.out.unwrap_or_else(|| work.join("bundle"));
     replaceable(&out)?;
+    let data = photos(options.data)?;
     let start = Instant::now();
     eprintln!("== xtask gpu-bundle 1/4: CUDA toolkit");
     let cuda_home = toolkit(&cuda_work).context("gpu-bundle step 1/4 (CUDA toolkit from PyPI) failed")?;
@@ -63,7 +64,7 @@ pub fn run(options: Options) -> Result<()> {
     let binary = build(&root, &work, &cuda_home, &kernels, &stubs, &options.arch)
         .context("gpu-bundle step 3/4 (release build with `cuda`) failed")?;
     eprintln!("== xtask gpu-bundle 4/4: assembling ({} s so far)", start.elapsed().as_secs());
-    assemble(&root, &binary, &out, options.data.as_deref()).context("gpu-bundle step 4/4 (assembling) failed")?;
+    assemble(&root, &binary, &out, &data).context("gpu-bundle step 4/4 (assembling) failed")?;
     let size = dir_size(&out)?;
     eprintln!(
         "== xtask gpu-bundle: {} — {:.1} MiB in {} s",
@@ -232,7 +233,7 @@ fn build(root: &Path, work: &Path, cuda_home: &Path, kernels: &Path, stubs: &Pat
 }
 
 /// The bundle folder: the binary (xz-compressed), the scripts, and the photos.
-fn assemble(root: &Path, binary: &Path, out: &Path, data: Option<&Path>) -> Result<()> {
+fn assemble(root: &Path, binary: &Path, out: &Path, data: &Path) -> Result<()> {
     let marker = replaceable(out)?;
     if out.exists() {
         std::fs::remove_dir_all(out).with_context(|| format!("removing the old {}", out.display()))?;
@@ -250,14 +251,22 @@ fn assemble(root: &Path, binary: &Path, out: &Path, data: Option<&Path>) -> Resu
     for name in ["gpu-check.sh", "torch_epoch.py"] {
         std::fs::copy(scripts.join(name), out.join(name)).with_context(|| format!("copying xtask/gpu/{name}"))?;
     }
+    copy_dir(data, &out.join("data")).with_context(|| format!("copying the photos from {}", data.display()))?;
+    Ok(())
+}
+
+/// The photos of the timed epoch: `--data`, else the pets in `$FASTVISION_SHARED`; checked before building.
+fn photos(data: Option<PathBuf>) -> Result<PathBuf> {
     let data = match data {
-        Some(dir) => dir.to_path_buf(),
+        Some(dir) => dir,
         None => std::env::var_os("FASTVISION_SHARED")
             .map(|s| PathBuf::from(s).join("data/oxford-pets-370/images"))
             .context("set FASTVISION_SHARED (the photos of the timed epoch) or pass --data DIR")?,
     };
-    copy_dir(&data, &out.join("data")).with_context(|| format!("copying the photos from {}", data.display()))?;
-    Ok(())
+    if !data.is_dir() {
+        bail!("{} is not a folder of photos: pass --data DIR (fastbook's `name_N.jpg` pets)", data.display());
+    }
+    Ok(data)
 }
 
 /// Only a folder this command made (or an empty one) is replaced: `--out` could name anything. Returns the

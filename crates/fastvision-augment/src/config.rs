@@ -1,9 +1,12 @@
 //! What to augment and how: [`AugConfig`] (fastai's `aug_transforms` arguments) and [`Normalize`].
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 
 /// How a source pixel value is read at a fractional position (fastai's `mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Bilinear interpolation of the four nearest pixels (fastai's default).
     #[default]
@@ -13,7 +16,8 @@ pub enum Mode {
 }
 
 /// What a source coordinate outside the image reads (fastai's `pad_mode`, PyTorch's `padding_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum PadMode {
     /// The coordinate is mirrored back into the image (fastai's default).
     #[default]
@@ -25,7 +29,8 @@ pub enum PadMode {
 }
 
 /// The element type of the augmented batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OutputDType {
     /// 32-bit float (fastai's output).
     #[default]
@@ -48,7 +53,8 @@ impl OutputDType {
 }
 
 /// How the geometric transforms are resampled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Resampling {
     /// One coordinate map, one sample per output pixel (with supersampled antialiasing where the source region is
     /// more than twice the output). Fast, and loses less detail than fastai's passes.
@@ -64,7 +70,8 @@ pub enum Resampling {
 /// `Default` equals fastai's `aug_transforms()` (golden `aug_transforms/signature_defaults`): flip, rotate up to
 /// 10°, zoom 1–1.1, warp 0.2, lighting 0.2, `p_affine = p_lighting = 0.75`, bilinear, reflection padding,
 /// `align_corners = true`, no resize (`size = None`), `min_scale = 1` (no random resized crop).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AugConfig {
     /// Multiplier of `max_rotate`, `max_lighting` and `max_warp`.
     pub mult: f64,

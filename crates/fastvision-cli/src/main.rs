@@ -8,6 +8,7 @@ mod data_args;
 mod eval;
 mod gpu_check;
 mod interpret;
+mod predict;
 mod progress;
 mod show_batch;
 mod summary;
@@ -32,6 +33,8 @@ enum Command {
     Eval(eval::Args),
     /// Interpret an exported model on the validation images of a folder.
     Interpret(interpret::Args),
+    /// Classify images or folders of images with an exported model: label, probability and top-k per image.
+    Predict(predict::Args),
     /// Print the DataBlock summary: items, labels, split, one sample and one batch, step by step.
     Summary(summary::Args),
     /// Write a PNG grid of an augmented training batch with its labels.
@@ -48,6 +51,7 @@ fn main() {
         Command::Train(args) => train::run(args),
         Command::Interpret(args) => interpret::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Summary(args) => summary::run(args),
         Command::ShowBatch(args) => show_batch::run(args),
         Command::GpuCheck(args) => gpu_check::run(args),

@@ -5,11 +5,13 @@ use fast_image_resize::images::Image as FirImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use fastvision_core::rng::Rng;
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
 /// How `Resize` fits an image of another aspect ratio (fastai's `ResizeMethod`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ResizeMethod {
     /// Crop to the target aspect ratio, then resize (random position on training items, centre on validation).
     #[default]
@@ -21,7 +23,8 @@ pub enum ResizeMethod {
 }
 
 /// How padding is filled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum PadMode {
     /// Black.
     Zeros,
@@ -33,7 +36,7 @@ pub enum PadMode {
 }
 
 /// fastai's item `Resize(size, method)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Resize {
     /// Output height.
     pub height: usize,
@@ -45,7 +48,7 @@ pub struct Resize {
 
 /// fastai's item `RandomResizedCrop(size, min_scale, ratio)`; validation items get a centre crop of a slightly
 /// larger resize (fastai's `val_xtra = 0.14`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RandomResizedCrop {
     /// Output side (square).
     pub size: usize,
@@ -67,7 +70,8 @@ impl RandomResizedCrop {
 }
 
 /// The per-item transform of a `DataBlock`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ItemTransform {
     /// `Resize(size, method)`.
     Resize(Resize),

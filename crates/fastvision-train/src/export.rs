@@ -1,22 +1,20 @@
 //! Export for inference (fastai's `learn.export` / `load_learner`, without pickle): the model's tensors and a JSON
 //! description (architecture, vocab, presize, batch-transform size, normalisation) in one safetensors file, plus a
-//! readable copy of the JSON beside it; `predict` on one image or a whole folder.
+//! readable copy of the JSON beside it. Prediction with the loaded model is in `predict.rs`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle::{Device, Tensor};
-use fastvision_augment::{AugConfig, BatchAugment, Normalize};
+use fastvision_augment::{AugConfig, BatchAugment, Normalize, OutputDType};
 use fastvision_core::Vocab;
-use fastvision_data::{
-    decode_rgb, get_image_files, to_chw, DecodeLimits, ItemTransform, PadMode, Resize, ResizeMethod,
-};
-use fastvision_losses::{CrossEntropyLossFlat, Loss};
+use fastvision_data::{ItemTransform, PadMode, Resize, ResizeMethod};
+use fastvision_losses::CrossEntropyLossFlat;
 use fastvision_models::{Backbone, HeadConfig, VisionConfig, VisionModel};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{read_safetensors, set_model_tensors, to_safetensors};
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::learner::Learner;
 
 /// What inference needs besides the weights.
@@ -44,6 +42,18 @@ pub struct ExportMeta {
     /// The head's layout (absent in older exports: fastai's default head).
     #[serde(default)]
     pub head: ExportHead,
+    /// The item transform as the loaders applied it (`Resize` or `RandomResizedCrop`, with every parameter): the
+    /// validation path for predictions, the random training path for test-time augmentation. Absent in older
+    /// exports, which rebuild a centre-crop `Resize` from `presize` and `resize_method`.
+    #[serde(default)]
+    pub item_tfm: Option<ItemTransform>,
+    /// The training batch augmentation (fastai's `aug_transforms` arguments), for test-time augmentation; its
+    /// `size` and `min_scale` also give the validation path. Absent in older exports (fastai's defaults then).
+    #[serde(default)]
+    pub augment: Option<AugConfig>,
+    /// Where the starting weights came from (`imagenet:resnet34-b627a593.pth`, a file name, or absent: random).
+    #[serde(default)]
+    pub pretrained: Option<String>,
 }
 
 /// [`HeadConfig`] as written in an export.
@@ -77,17 +87,6 @@ impl From<ExportHead> for HeadConfig {
     }
 }
 
-/// One prediction: fastai's `learn.predict` returns `(label, index, probabilities)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Prediction {
-    /// The predicted class name.
-    pub label: String,
-    /// Its index in the vocab.
-    pub index: usize,
-    /// The probability of every class.
-    pub probs: Vec<f32>,
-}
-
 impl Learner {
     /// Writes what inference needs to `path` (a `.safetensors` file) and a readable copy of the description to
     /// the same path with extension `json`. Both are written atomically; the safetensors file alone is enough
@@ -113,6 +112,9 @@ impl Learner {
             min_scale: batch_tfm.config().min_scale,
             normalize: batch_tfm.normalize().map(|n| (n.mean, n.std)),
             head: self.model.head_config().clone().into(),
+            item_tfm: Some(item_tfm),
+            augment: Some(batch_tfm.config().clone()),
+            pretrained: self.pretrained.clone(),
         };
         let json = serde_json::to_string_pretty(&meta)
             .map_err(|source| Error::Json { what: "export description".into(), source })?;
@@ -133,9 +135,9 @@ pub struct InferenceLearner {
     pub meta: ExportMeta,
     /// The model (eval mode only).
     pub model: VisionModel,
-    item_tfm: ItemTransform,
-    batch_tfm: BatchAugment,
-    loss: CrossEntropyLossFlat,
+    pub(crate) item_tfm: ItemTransform,
+    pub(crate) batch_tfm: BatchAugment,
+    pub(crate) loss: CrossEntropyLossFlat,
 }
 
 impl std::fmt::Debug for InferenceLearner {
@@ -165,67 +167,17 @@ pub fn load_learner(path: &Path, device: &Device) -> Result<InferenceLearner> {
         "pad-reflection" => ResizeMethod::Pad(PadMode::Reflection),
         _ => ResizeMethod::Crop,
     };
-    let item_tfm = ItemTransform::Resize(Resize { height, width, method });
-    let aug = AugConfig { size: meta.size, min_scale: meta.min_scale, ..AugConfig::default() };
+    let item_tfm = meta.item_tfm.unwrap_or(ItemTransform::Resize(Resize { height, width, method }));
+    item_tfm.validate().map_err(|e| bad(format!("item transform: {e}")))?;
+    let aug = meta.augment.clone().unwrap_or(AugConfig {
+        size: meta.size,
+        min_scale: meta.min_scale,
+        ..AugConfig::default()
+    });
+    // The model runs in f32 here, whatever precision it was trained in.
+    let aug = AugConfig { output_dtype: OutputDType::F32, ..aug };
     let normalize = meta.normalize.map(|(mean, std)| Normalize { mean, std });
     let batch_tfm = BatchAugment::new(aug, normalize)
         .map_err(|source| Error::Augment { context: "rebuilding the batch transform".into(), source })?;
     Ok(InferenceLearner { meta, model, item_tfm, batch_tfm, loss: CrossEntropyLossFlat::default() })
-}
-
-impl InferenceLearner {
-    /// fastai's `learn.predict(image)`: the validation transforms, the model in eval mode, softmax.
-    pub fn predict(&self, image: &Path) -> Result<Prediction> {
-        let mut all = self.predict_batch(&[image.to_path_buf()])?;
-        all.pop().ok_or(Error::EmptySplit { split: "prediction" })
-    }
-
-    /// Predicts every image file under `dir` (sorted paths), in batches of `batch_size`.
-    pub fn predict_folder(&self, dir: &Path, batch_size: usize) -> Result<Vec<(PathBuf, Prediction)>> {
-        let files = get_image_files(dir)
-            .map_err(|source| Error::Data { context: format!("listing {}", dir.display()), source })?;
-        let mut out = Vec::with_capacity(files.len());
-        for chunk in files.chunks(batch_size.max(1)) {
-            let preds = self.predict_batch(chunk)?;
-            out.extend(chunk.iter().cloned().zip(preds));
-        }
-        Ok(out)
-    }
-
-    fn predict_batch(&self, paths: &[PathBuf]) -> Result<Vec<Prediction>> {
-        let (h, w) = self.item_tfm.output_size();
-        let mut pixels = Vec::with_capacity(paths.len() * 3 * h * w);
-        for path in paths {
-            let ctx = |source| Error::Data { context: format!("preparing {}", path.display()), source };
-            let image = decode_rgb(path, DecodeLimits::default()).map_err(ctx)?;
-            pixels.extend(to_chw(&self.item_tfm.apply(&image, None).map_err(ctx)?));
-        }
-        let device = self.model.device();
-        let images = Tensor::from_vec(pixels, (paths.len(), 3, h, w), device).ctx("collating images")?;
-        let images = self
-            .batch_tfm
-            .apply(&images, false, 0)
-            .map_err(|source| Error::Augment { context: "validation batch transform".into(), source })?;
-        let logits = self
-            .model
-            .forward_t(&images, false)
-            .map_err(|source| Error::Model { context: "prediction forward pass".into(), source })?;
-        let probs = self
-            .loss
-            .activation(&logits)
-            .map_err(|source| Error::Loss { context: "softmax of the predictions".into(), source })?;
-        let probs = probs.to_vec2::<f32>().ctx("reading probabilities")?;
-        Ok(probs.into_iter().map(|row| self.decode(row)).collect())
-    }
-
-    fn decode(&self, probs: Vec<f32>) -> Prediction {
-        let mut index = 0;
-        for (i, &p) in probs.iter().enumerate() {
-            if p > probs[index] {
-                index = i;
-            }
-        }
-        let label = self.meta.vocab.name(index).unwrap_or_default().to_owned();
-        Prediction { label, index, probs }
-    }
 }

@@ -113,6 +113,8 @@ pub struct Learner {
     pub(crate) progress: Option<FitProgress>,
     /// Dynamic loss scaling, used when the model computes in f16.
     pub(crate) scaler: crate::loss_scale::LossScaler,
+    /// Where the starting weights came from, recorded in exports (`None`: random initialisation).
+    pub(crate) pretrained: Option<String>,
 }
 
 impl std::fmt::Debug for Learner {
@@ -162,7 +164,14 @@ impl Learner {
             data_epoch: 0,
             progress: None,
             scaler: crate::loss_scale::LossScaler::default(),
+            pretrained: None,
         })
+    }
+
+    /// Where the starting weights came from (`imagenet:resnet34-b627a593.pth`, a file name), as recorded in
+    /// exports; `None` for a randomly initialised body.
+    pub fn pretrained(&self) -> Option<&str> {
+        self.pretrained.as_deref()
     }
 
     /// The f16 loss scaler (its scale and the steps it skipped); unused in f32 and bf16.
@@ -366,6 +375,7 @@ pub fn vision_learner_with(
         .map_err(|source| Error::Augment { context: "adding ImageNet normalisation".into(), source })?;
     let dls = dls.with_batch_tfm(tfm);
     let mut learn = Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config)?;
+    learn.pretrained = Some(weights.file_name().unwrap_or(weights.as_os_str()).to_string_lossy().into_owned());
     learn.freeze()?;
     Ok(learn)
 }

@@ -55,6 +55,7 @@ pub mod metrics;
 pub mod optim;
 pub mod parity;
 mod plots;
+mod predict;
 pub mod recorder;
 pub mod reporter;
 pub mod schedule;
@@ -62,7 +63,7 @@ pub mod schedule;
 pub use callback::{Callback, EarlyStopping, FitState, Flow, Monitor, SaveBest};
 pub use checkpoint::{CheckpointMeta, METADATA_KEY};
 pub use error::{Error, Result};
-pub use export::{load_learner, ExportHead, ExportMeta, InferenceLearner, Prediction};
+pub use export::{load_learner, ExportHead, ExportMeta, InferenceLearner};
 pub use learner::{
     param_groups, vision_learner, vision_learner_with, DatasetSplit, FitProgress, Learner, LearnerConfig, LrFindResult,
     PlannedPhase, Validation,
@@ -70,6 +71,7 @@ pub use learner::{
 pub use lr_find::{LrFindConfig, LrFindStop, LrFinder, SmoothLoss, Suggestion, Suggestions};
 pub use metrics::{AvgMetric, Metric};
 pub use optim::{Hypers, OptParam, Optimizer, OptimizerConfig, OptimizerKind};
+pub use predict::{ClassProb, PredictConfig, Prediction, Predictions, Tta};
 pub use recorder::{IterRecord, Recorder};
 pub use reporter::{BatchProgress, EpochRow, FitStart, Quiet, Reporter, TableWriter};
 pub use schedule::{position, CombinedCos, FineTuneConfig, GroupHypers, LrRange, OneCycleConfig, Schedule};

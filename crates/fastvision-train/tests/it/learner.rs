@@ -3,7 +3,11 @@
 
 use candle::Tensor;
 use fastvision_losses::{CrossEntropyLossFlat, Loss};
-use fastvision_train::{load_learner, position, DatasetSplit, Error, FineTuneConfig, LrFindConfig, Schedule};
+use std::path::PathBuf;
+
+use fastvision_train::{
+    load_learner, position, DatasetSplit, Error, FineTuneConfig, LrFindConfig, PredictConfig, Schedule, Tta,
+};
 
 use crate::fixture::{learner, param_values, resnet18_weights, temp_dir};
 
@@ -147,16 +151,96 @@ fn export_then_predict_matches_get_preds() -> fastvision_train::Result<()> {
     learn.export(&path)?;
     assert!(path.with_extension("json").is_file());
     let inf = load_learner(&path, &candle::Device::Cpu)?;
+    assert_eq!(inf.meta.item_tfm, Some(learn.dls.valid().config().item_tfm), "the item transform is recorded");
+    assert_eq!(inf.meta.augment.as_ref(), Some(learn.dls.train().batch_tfm().config()), "so is the augmentation");
     let preds = learn.get_preds(DatasetSplit::Valid)?;
-    let item = preds.item_ids[0];
-    let p = inf.predict(learn.dls.valid().item_path(item))?;
-    let expected = preds.probs_of(0);
-    for (a, e) in p.probs.iter().zip(expected) {
-        assert!((a - e).abs() < 1e-4, "predict {:?} vs get_preds {expected:?}", p.probs);
+    // Every validation item, one at a time, in one batch, and through predict_files: get_preds' numbers.
+    let files: Vec<PathBuf> = preds.item_ids.iter().map(|&id| learn.dls.valid().item_path(id).to_path_buf()).collect();
+    let batch = inf.predict_batch(&files)?;
+    let listed = inf.predict_files(&files, &PredictConfig { batch_size: 3, tta: None }, &mut |_, _| {})?;
+    assert!(listed.failures.is_empty());
+    for (row, file) in files.iter().enumerate() {
+        let single = inf.predict(file)?;
+        let expected = preds.probs_of(row);
+        for p in [&single, &batch[row], &listed.predictions[row].1] {
+            for (a, e) in p.probs.iter().zip(expected) {
+                assert!((a - e).abs() < 1e-5, "{}: predict {:?} vs get_preds {expected:?}", file.display(), p.probs);
+            }
+            assert_eq!(p.label, learn.dls.vocab().name(p.index).unwrap_or_default());
+        }
+        let top = inf.top_k(&single, 5);
+        assert_eq!(top.len(), 2, "top-k stops at the number of classes");
+        assert_eq!((top[0].index, top[0].prob), (single.index, single.probs[single.index]));
+        assert!(top[0].prob >= top[1].prob);
     }
-    assert_eq!(p.label, learn.dls.vocab().name(p.index).unwrap_or_default());
-    let folder = inf.predict_folder(&dir.path().join("images"), 16)?;
-    assert_eq!(folder.len(), 16);
+    let mut calls = Vec::new();
+    let folder =
+        inf.predict_folder(&dir.path().join("images"), &PredictConfig { batch_size: 5, tta: None }, &mut |d, t| {
+            calls.push((d, t))
+        })?;
+    assert_eq!(folder.predictions.len(), 16);
+    assert_eq!(calls, vec![(5, 16), (10, 16), (15, 16), (16, 16)], "progress after each batch");
+    Ok(())
+}
+
+#[test]
+fn predict_lists_unreadable_images_and_goes_on() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let learn = learner(dir.path());
+    let path = dir.path().join("export/model.safetensors");
+    learn.export(&path)?;
+    let inf = load_learner(&path, &candle::Device::Cpu)?;
+    let images = dir.path().join("images");
+    std::fs::write(images.join("broken.png"), b"not a png").expect("writing");
+    std::fs::write(images.join("empty.jpg"), b"").expect("writing");
+    let files = vec![
+        images.join("red_0.png"),
+        images.join("broken.png"),
+        images.join("missing.png"),
+        images.join("empty.jpg"),
+        images.join("blue_1.png"),
+    ];
+    let out = inf.predict_files(&files, &PredictConfig { batch_size: 2, tta: None }, &mut |_, _| {})?;
+    let good: Vec<&PathBuf> = out.predictions.iter().map(|(p, _)| p).collect();
+    assert_eq!(good, vec![&files[0], &files[4]]);
+    let bad: Vec<(&PathBuf, String)> = out.failures.iter().map(|(p, e)| (p, e.to_string())).collect();
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    for (path, reason) in &bad {
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        assert!(reason.contains(&name), "the reason names the file: {reason}");
+    }
+    assert!(bad[2].1.contains("empty"), "{}", bad[2].1);
+    let single = inf.predict(&files[1]).unwrap_err().to_string();
+    assert!(single.contains("broken.png"), "{single}");
+    Ok(())
+}
+
+#[test]
+fn tta_blends_augmented_passes_with_the_plain_prediction() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    learn.fit(1, 1e-3)?;
+    let path = dir.path().join("export/model.safetensors");
+    learn.export(&path)?;
+    let inf = load_learner(&path, &candle::Device::Cpu)?;
+    let files: Vec<PathBuf> = (0..6).map(|i| dir.path().join(format!("images/red_{i}.png"))).collect();
+    let run = |tta: Option<Tta>| -> fastvision_train::Result<Vec<Vec<f32>>> {
+        let out = inf.predict_files(&files, &PredictConfig { batch_size: 4, tta }, &mut |_, _| {})?;
+        Ok(out.predictions.into_iter().map(|(_, p)| p.probs).collect())
+    };
+    let plain = run(None)?;
+    let tta = run(Some(Tta::default()))?;
+    assert_eq!(tta, run(Some(Tta::default()))?, "the same seed gives the same numbers");
+    assert_eq!(run(Some(Tta { beta: 1.0, ..Tta::default() }))?, plain, "beta = 1 is the plain prediction");
+    assert_ne!(tta, plain, "the augmented passes change the probabilities");
+    let aug_only = run(Some(Tta { beta: 0.0, ..Tta::default() }))?;
+    for ((t, p), a) in tta.iter().zip(&plain).zip(&aug_only) {
+        assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-5, "probabilities sum to 1: {t:?}");
+        for ((t, p), a) in t.iter().zip(p).zip(a) {
+            assert!((t - (a + 0.25 * (p - a))).abs() < 1e-6, "lerp(aug, plain, 0.25): {t} {p} {a}");
+        }
+    }
+    assert_ne!(run(Some(Tta { seed: 1, ..Tta::default() }))?, tta, "another seed, other augmentations");
     Ok(())
 }
 

@@ -58,6 +58,15 @@ pub enum Error {
         /// The checksum of the file on disk.
         actual: String,
     },
+    /// The server sent a web page (HTML) where the file was expected; nothing was saved.
+    #[error(
+        "downloading {url}: the server sent a web page (HTML) instead of the file, so nothing was saved (check the \
+         address or mirror; a proxy's or Wi-Fi portal's login page looks like this)"
+    )]
+    HtmlPage {
+        /// The address asked for.
+        url: String,
+    },
     /// The archive could not be read as gzip-compressed tar; nothing was extracted and the archive was deleted.
     #[error("{path}: not a readable .tgz archive ({source}); it was deleted, run again to download it afresh")]
     CorruptArchive {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::error::io_err;
 use crate::{Error, Result};
 
-/// How far `untar_data` has got, as reported to the caller's callback.
+/// How far `untar_data` or `hub_checkpoint` has got, as reported to the caller's callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// The step under way.
@@ -21,13 +21,13 @@ pub struct Progress {
     pub total_bytes: Option<u64>,
 }
 
-/// The steps of `untar_data`.
+/// The steps of `untar_data` and `hub_checkpoint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stage {
     /// Receiving the archive.
     Downloading,
-    /// Checking the archive's size and checksum.
+    /// Checking the archive's or the checkpoint's size and checksum.
     Verifying,
     /// Unpacking the archive (bytes of the compressed archive read so far).
     Extracting,

@@ -1,5 +1,6 @@
 //! A tiny HTTP/1.1 file server on 127.0.0.1 for the download tests: it serves one file with `Range` support and
-//! can answer 404 or an HTML page, cut the body short or ignore ranges. Every wait is bounded, so a test can fail but never hang.
+//! can answer 404 or an HTML page, cut the body short or ignore ranges. Every wait is bounded, so a test can fail
+//! but never hang.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -64,7 +65,12 @@ impl Server {
 
     /// The address of `file_name` on this server.
     pub fn url(&self, file_name: &str) -> String {
-        format!("http://{}/files/{file_name}", self.addr)
+        format!("{}/{file_name}", self.base_url())
+    }
+
+    /// The folder every file is served from, as a base address.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/files", self.addr)
     }
 
     /// Changes how later requests are answered.

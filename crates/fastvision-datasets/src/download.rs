@@ -1,5 +1,6 @@
 //! Resumable HTTP download into `<file>.part`: a later call continues an interrupted transfer with an HTTP
 //! `Range` request, and the finished file is renamed into place, so a complete-looking archive is a whole one.
+//! A web page served in place of the file (a proxy's or Wi-Fi portal's login page) is refused, not saved.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use crate::error::io_err;
 use crate::{Error, Result};
 
-/// How far `untar_data` has got, as reported to the caller's callback.
+/// How far `untar_data` or `hub_checkpoint` has got, as reported to the caller's callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// The step under way.
@@ -20,13 +21,13 @@ pub struct Progress {
     pub total_bytes: Option<u64>,
 }
 
-/// The steps of `untar_data`.
+/// The steps of `untar_data` and `hub_checkpoint`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stage {
     /// Receiving the archive.
     Downloading,
-    /// Checking the archive's size and checksum.
+    /// Checking the archive's or the checkpoint's size and checksum.
     Verifying,
     /// Unpacking the archive (bytes of the compressed archive read so far).
     Extracting,
@@ -56,14 +57,48 @@ pub(crate) fn download(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
     let part = part_path(dest);
-    let mut offset = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    download_part(url, &part, expected_size, timeouts, progress)?;
+    std::fs::rename(&part, dest).map_err(io_err("renaming into place", dest))
+}
+
+/// Completes the partial file `part` from `url`, resuming where it stops; the caller checks it and moves it.
+pub(crate) fn download_part(
+    url: &str,
+    part: &Path,
+    expected_size: Option<u64>,
+    timeouts: Timeouts,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let mut offset = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     if expected_size.is_some_and(|size| offset > size) {
-        offset = restart(&part)?;
+        offset = restart(part)?;
     }
     if offset == 0 || expected_size != Some(offset) {
-        fetch(url, &part, offset, timeouts, progress)?;
+        fetch(url, part, offset, timeouts, progress)?;
     }
-    std::fs::rename(&part, dest).map_err(io_err("renaming into place", dest))
+    refuse_html(url, part)
+}
+
+/// Deletes `part` if it starts like a web page: some servers answer a missing file with an HTML page and
+/// status 200, and no file we download (archive, checkpoint) starts with `<`.
+fn refuse_html(url: &str, part: &Path) -> Result<()> {
+    let mut head = [0u8; 64];
+    let n_read = File::open(part).and_then(|mut file| file.read(&mut head)).map_err(io_err("reading", part))?;
+    if !looks_like_html(&head[..n_read]) {
+        return Ok(());
+    }
+    std::fs::remove_file(part).map_err(io_err("removing", part))?;
+    Err(Error::HtmlPage { url: url.into() })
+}
+
+/// Whether a body starts with `<!DOCTYPE` or `<html` (any case, after blanks and a UTF-8 byte order mark).
+pub(crate) fn looks_like_html(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
+    let head = &head[start..];
+    [&b"<!doctype"[..], b"<html"]
+        .iter()
+        .any(|tag| head.len() >= tag.len() && head[..tag.len()].eq_ignore_ascii_case(tag))
 }
 
 /// Removes a partial file that cannot be resumed; the next request starts from byte 0.
@@ -115,6 +150,9 @@ fn request(url: &str, part: &Path, offset: u64, timeouts: Timeouts) -> Result<(u
         }
         let response = request.call().map_err(|source| Error::Network { url: url.into(), source: source.into() })?;
         let status = response.status().as_u16();
+        if matches!(status, 200 | 206) && is_html(&response) {
+            return Err(Error::HtmlPage { url: url.into() });
+        }
         let resumes = status == 206 && content_range_start(&response) == Some(offset);
         match status {
             206 if resumes => return Ok((response, offset)),
@@ -130,6 +168,11 @@ fn request(url: &str, part: &Path, offset: u64, timeouts: Timeouts) -> Result<(u
 enum CopyFailure {
     Read(std::io::Error),
     Write(std::io::Error),
+}
+
+fn is_html(response: &ureq::http::Response<ureq::Body>) -> bool {
+    let content_type = response.headers().get("content-type").and_then(|value| value.to_str().ok());
+    content_type.is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 fn content_range_start(response: &ureq::http::Response<ureq::Body>) -> Option<u64> {

@@ -1,9 +1,9 @@
-//! The one error type of `fastvision-datasets`: every failure names the data set, file or address involved and
-//! says what to do next.
+//! The one error type of `fastvision-datasets`: every failure names the data set, checkpoint, file or address
+//! involved and says what to do next.
 
 use std::path::PathBuf;
 
-/// Errors of the default data set and of `untar_data`, grouped by who is at fault.
+/// Errors of the default data set, `untar_data` and the pretrained-weights cache, grouped by who is at fault.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -58,6 +58,44 @@ pub enum Error {
         /// The checksum of the file on disk.
         actual: String,
     },
+    /// The server sent a web page (HTML) where the file was expected; nothing was saved.
+    #[error(
+        "downloading {url}: the server sent a web page (HTML) instead of the file, so nothing was saved (check the \
+         address or mirror; a proxy's or Wi-Fi portal's login page looks like this)"
+    )]
+    HtmlPage {
+        /// The address asked for.
+        url: String,
+    },
+    /// A downloaded checkpoint's SHA-256 does not start with the hash prefix in its file name; it was deleted.
+    #[error(
+        "downloading {url}: the file's SHA-256 is {actual}, but its name {file_name} says it starts with \
+         {expected_prefix}; the download was deleted and nothing was cached (run again; if it happens again, the \
+         server or mirror holds a different file)"
+    )]
+    WeightsHashMismatch {
+        /// The address downloaded.
+        url: String,
+        /// The checkpoint's file name, e.g. `resnet34-b627a593.pth`.
+        file_name: String,
+        /// The hash prefix from the file name.
+        expected_prefix: String,
+        /// The SHA-256 of the bytes received, as lowercase hex.
+        actual: String,
+    },
+    /// A checkpoint found in the cache does not match the hash prefix in its name; it was left in place.
+    #[error(
+        "{path}: SHA-256 is {actual}, but the file name says it starts with {expected_prefix}, so the cached file \
+         is truncated or wrong; delete it and run again to download it afresh"
+    )]
+    CachedWeightsHashMismatch {
+        /// The cached file.
+        path: PathBuf,
+        /// The hash prefix from the file name.
+        expected_prefix: String,
+        /// The SHA-256 of the file, as lowercase hex.
+        actual: String,
+    },
     /// The archive could not be read as gzip-compressed tar; nothing was extracted and the archive was deleted.
     #[error("{path}: not a readable .tgz archive ({source}); it was deleted, run again to download it afresh")]
     CorruptArchive {
@@ -74,6 +112,14 @@ pub enum Error {
         /// The name asked for.
         name: String,
         /// The registered names, comma-separated.
+        known: String,
+    },
+    /// No torchvision ImageNet weights are known for that architecture name.
+    #[error("no ImageNet weights for architecture {arch:?}: known architectures are {known}")]
+    UnknownArch {
+        /// The name asked for.
+        arch: String,
+        /// The known names, comma-separated.
         known: String,
     },
     /// A configuration value is out of range.
@@ -96,7 +142,39 @@ pub enum Error {
     /// Neither `FASTVISION_HOME` nor `HOME` is set, so there is no default cache folder.
     #[error("no cache folder: set FASTVISION_HOME (or HOME), or pass a folder explicitly")]
     NoCacheFolder,
+    /// Neither `TORCH_HOME`, `XDG_CACHE_HOME` nor `HOME` is set, so PyTorch's hub cache cannot be located.
+    #[error("no torch hub cache folder: set TORCH_HOME (or HOME), or pass a cache folder explicitly")]
+    NoTorchHome,
     // I/O
+    /// A pretrained checkpoint is not cached and the server could not be reached.
+    #[error(
+        "{file_name} is not in the torch hub cache {cache_dir} and downloading it from {url} failed ({source}); \
+         connect to the network and run again, or put the file in {cache_dir}, or pass --no-pretrained to train \
+         from scratch"
+    )]
+    WeightsUnavailable {
+        /// The checkpoint's file name.
+        file_name: String,
+        /// The cache folder looked in.
+        cache_dir: PathBuf,
+        /// The address tried.
+        url: String,
+        /// ureq's error (refused connection, unknown host, timeout...).
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    /// The cache folder for pretrained weights cannot be created or written.
+    #[error(
+        "cannot write to the weights cache {dir}: {source} (make it writable, or point TORCH_HOME at a folder \
+         you can write)"
+    )]
+    CacheNotWritable {
+        /// The cache folder.
+        dir: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The network failed (resolving, connecting, TLS, reading headers).
     #[error("downloading {url}: {source} (check the network connection, then run again)")]
     Network {

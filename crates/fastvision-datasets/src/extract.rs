@@ -35,21 +35,41 @@ pub(crate) fn verify(archive: &Path, dataset: &Dataset, progress: &mut dyn FnMut
 
 /// The MD5 and SHA-256 of a file as lowercase hex, in one pass.
 pub(crate) fn digests(path: &Path, size: u64, progress: &mut dyn FnMut(Progress)) -> Result<(String, String)> {
-    let mut file = std::fs::File::open(path).map_err(io_err("opening", path))?;
     let (mut md5, mut sha256) = (Md5::new(), Sha256::new());
+    for_each_chunk(path, size, progress, &mut |chunk| {
+        md5.update(chunk);
+        sha256.update(chunk);
+    })?;
+    Ok((hex(&md5.finalize()), hex(&sha256.finalize())))
+}
+
+/// The SHA-256 of a file as lowercase hex, reporting progress as [`Stage::Verifying`].
+pub(crate) fn sha256_hex(path: &Path, progress: &mut dyn FnMut(Progress)) -> Result<String> {
+    let size = std::fs::metadata(path).map_err(io_err("reading", path))?.len();
+    let mut sha256 = Sha256::new();
+    for_each_chunk(path, size, progress, &mut |chunk| sha256.update(chunk))?;
+    Ok(hex(&sha256.finalize()))
+}
+
+/// Reads a file in 1 MiB chunks, handing each to `update` and reporting progress as [`Stage::Verifying`].
+fn for_each_chunk(
+    path: &Path,
+    size: u64,
+    progress: &mut dyn FnMut(Progress),
+    update: &mut dyn FnMut(&[u8]),
+) -> Result<()> {
+    let mut file = std::fs::File::open(path).map_err(io_err("opening", path))?;
     let mut buffer = vec![0u8; 1 << 20];
     let mut done = 0u64;
     loop {
         let n_read = file.read(&mut buffer).map_err(io_err("reading", path))?;
         if n_read == 0 {
-            break;
+            return Ok(());
         }
-        md5.update(&buffer[..n_read]);
-        sha256.update(&buffer[..n_read]);
+        update(&buffer[..n_read]);
         done += n_read as u64;
         progress(Progress { stage: Stage::Verifying, done_bytes: done, total_bytes: Some(size) });
     }
-    Ok((hex(&md5.finalize()), hex(&sha256.finalize())))
 }
 
 /// Unpacks `archive` into `data_dir/folder_name`. An archive holding a single top-level folder has that folder

@@ -1,5 +1,6 @@
 //! A tiny HTTP/1.1 file server on 127.0.0.1 for the download tests: it serves one file with `Range` support and
-//! can answer 404, cut the body short or ignore ranges. Every wait is bounded, so a test can fail but never hang.
+//! can answer 404 or an HTML page, cut the body short or ignore ranges. Every wait is bounded, so a test can fail
+//! but never hang.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -19,6 +20,8 @@ pub enum Mode {
     NotFound,
     /// The whole file with 200, whatever the `Range` header says.
     IgnoreRange,
+    /// 200 with `Content-Type: text/html` and a small web page, as a proxy's login page answers.
+    HtmlPage,
 }
 
 /// What the server saw of one request.
@@ -62,7 +65,12 @@ impl Server {
 
     /// The address of `file_name` on this server.
     pub fn url(&self, file_name: &str) -> String {
-        format!("http://{}/files/{file_name}", self.addr)
+        format!("{}/{file_name}", self.base_url())
+    }
+
+    /// The folder every file is served from, as a base address.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/files", self.addr)
     }
 
     /// Changes how later requests are answered.
@@ -140,6 +148,12 @@ fn respond(stream: &mut TcpStream, body: &[u8], mode: Mode, range: Option<&str>)
         let text = b"no such file";
         write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", text.len())?;
         return stream.write_all(text);
+    }
+    if mode == Mode::HtmlPage {
+        let page = b"<!DOCTYPE html><html><body>Please log in</body></html>";
+        write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n")?;
+        write!(stream, "Content-Length: {}\r\nConnection: close\r\n\r\n", page.len())?;
+        return stream.write_all(page);
     }
     let start = range
         .filter(|_| mode != Mode::IgnoreRange)

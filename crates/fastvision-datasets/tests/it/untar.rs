@@ -1,5 +1,5 @@
 //! `untar_data` end to end against the loopback server: a good archive, corrupt ones, an interrupted and resumed
-//! transfer, a server that cannot resume, and a 404; after each, no half-extracted folder may exist.
+//! transfer, a server that cannot resume, a 404 and a web page; after each, no half-extracted folder may exist.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -300,4 +300,19 @@ fn cache_home_follows_the_environment_variable() {
     std::env::remove_var(fastvision_datasets::HOME_ENV);
     assert_eq!(config.data_dir, home.path().join("data"));
     assert_eq!(config.archive_dir, PathBuf::from(home.path()).join("archive"));
+}
+
+#[test]
+fn web_page_instead_of_the_archive_is_refused_and_leaves_nothing() {
+    let archive = make_tgz(&archive_files());
+    let server = Server::start(archive.clone());
+    server.set_mode(Mode::HtmlPage);
+    let home = tempfile::tempdir().expect("temp dir");
+    let config = config(home.path());
+    match untar_data(&dataset(&server, &archive), &config, &mut no_progress()) {
+        Err(Error::HtmlPage { url }) => assert_eq!(url, server.url("tiny.tgz")),
+        other => panic!("expected HtmlPage, got {other:?}"),
+    }
+    assert_data_dir(&config, &[]);
+    assert_eq!(names_in(&config.archive_dir), Vec::<String>::new(), "no partial file after a web page");
 }

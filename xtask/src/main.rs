@@ -42,6 +42,10 @@ enum Task {
     /// Interpret an exported model on a folder of images (confusion matrix, most confused, top losses).
     #[command(disable_help_flag = true)]
     Interpret(Forward),
+    /// Classify images or folders with an exported model (`--model run/model.safetensors IMAGE|DIR [--top-k 3]
+    /// [--json FILE | --csv FILE] [--tta]`).
+    #[command(disable_help_flag = true)]
+    Predict(Forward),
     /// Accuracy of classifier weights on a folder of class sub-folders (e.g. the CIFAR-10 ResNets).
     #[command(disable_help_flag = true)]
     Eval(Forward),
@@ -101,6 +105,7 @@ fn main() -> Result<()> {
         Task::ShowBatch(fwd) => run_cli("show-batch", fwd),
         Task::Interpret(fwd) => run_cli("interpret", fwd),
         Task::Eval(fwd) => run_cli("eval", fwd),
+        Task::Predict(fwd) => run_cli("predict", fwd),
         Task::Bench { name, cuda, args } => bench(&name, cuda, &args),
         Task::Ci => ci::run(),
         Task::Docs => docs::run(),

@@ -6,11 +6,13 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context, Result};
 use fastvision::models::{Backbone, HeadConfig};
-use fastvision::train::{vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric};
+use fastvision::train::{
+    vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric, Pretrained,
+};
 
-use crate::data_args::{display, DataArgs};
+use crate::data_args::{display, DataArgs, Source};
 use crate::interpret::{write_interpretation, DisplayImages};
-use crate::progress::TerminalReporter;
+use crate::progress::{with_download_bar, TerminalReporter};
 
 /// Flags of `train`.
 #[derive(Debug, clap::Args)]
@@ -21,10 +23,20 @@ pub struct Args {
     /// (for 32 px images; --pretrained takes the real CIFAR-10 weights).
     #[arg(long, default_value = "resnet18")]
     arch: String,
-    /// Pretrained body weights (a torchvision ResNet or CIFAR ResNet safetensors file). Without it the body starts from random
-    /// weights, as fastai's `pretrained=False`.
-    #[arg(long, value_name = "FILE")]
-    pretrained: Option<PathBuf>,
+    /// Start from pretrained weights. Alone: torchvision's ImageNet weights for --arch (fastai's `pretrained=True`),
+    /// from the torch hub cache ($TORCH_HOME/hub/checkpoints, ~/.cache/torch/hub/checkpoints) or downloaded into it
+    /// ($FASTVISION_WEIGHTS_URL for a mirror). With FILE: that file — safetensors or a PyTorch checkpoint
+    /// (.pth/.pt/.th/.bin, zip or legacy), read by content. [default for --data/--dataset with a torchvision
+    /// architecture; the built-in data set trains from scratch]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, conflicts_with = "no_pretrained")]
+    pretrained: Option<Option<PathBuf>>,
+    /// Train the body from random weights (fastai's `pretrained=False`), e.g. offline without cached weights.
+    #[arg(long)]
+    no_pretrained: bool,
+    /// The entry of a wrapped checkpoint that holds the weights (`state_dict`, `model`...); by default the one
+    /// that holds tensors.
+    #[arg(long, value_name = "KEY")]
+    weights_key: Option<String>,
     /// Epochs: after unfreezing with fine_tune, or of fit_one_cycle when training from scratch.
     #[arg(long, default_value_t = 20)]
     epochs: usize,
@@ -57,6 +69,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let arch: Backbone = args.arch.parse()?;
     let source = args.data.source()?;
+    let pretrained = choose_pretrained(&args, arch, &source)?;
     let block = args.data.datablock(&source, None, &args.data.device()?)?;
     let summary = block.summary(&source.dir, 4);
     if !summary.is_ok() {
@@ -90,7 +103,7 @@ pub fn run(args: Args) -> Result<()> {
         compute_dtype,
         ..LearnerConfig::default()
     };
-    let mut learn = vision_learner_with(dls, arch, args.pretrained.as_deref(), vec![Metric::ErrorRate], config)?
+    let mut learn = vision_learner_with(dls, arch, pretrained.clone(), vec![Metric::ErrorRate], config)?
         .with_reporter(Box::new(TerminalReporter::default()));
     install_ctrl_c(learn.interrupt_handle());
 
@@ -98,14 +111,14 @@ pub fn run(args: Args) -> Result<()> {
         Some(lr) => lr,
         None => lr_find(&mut learn, args.lr_find_iters, &out("lr_find.png"))?,
     };
-    if args.pretrained.is_some() || args.fine_tune {
+    if pretrained.is_pretrained() || args.fine_tune {
         let fine_tune = FineTuneConfig { base_lr, freeze_epochs: args.freeze_epochs, ..FineTuneConfig::default() };
         learn.fine_tune_with(args.epochs, &fine_tune).context("fine_tune")?;
     } else {
         // fine_tune's frozen epoch and 1/100 body learning rate are for a pretrained body; a random one learns
         // nothing frozen, so from scratch we do what fastai recommends there: one cycle over everything.
         println!(
-            "no --pretrained weights: training from scratch with fit_one_cycle (pass --fine-tune to force fine_tune)"
+            "no pretrained weights: training from scratch with fit_one_cycle (pass --fine-tune to force fine_tune)"
         );
         learn.fit_one_cycle(args.epochs, base_lr).context("fit_one_cycle")?;
     }
@@ -121,6 +134,38 @@ pub fn run(args: Args) -> Result<()> {
     write_interpretation(&interp, &images, &args.out)?;
     println!("\nwrote to {}: show_batch.png, lr_find.png, loss.png, model.safetensors, confusion_matrix.png, top_losses.png, most_confused.json", display(&args.out));
     Ok(())
+}
+
+/// fastai's choice for the user: pretrained ImageNet weights for a torchvision architecture on the user's
+/// photos, from scratch on the built-in data set (offline) and for the CIFAR ResNets; the flags override it.
+/// ImageNet weights missing from the cache are downloaded here, with a progress bar.
+fn choose_pretrained(args: &Args, arch: Backbone, source: &Source) -> Result<Pretrained> {
+    let chosen = match (&args.pretrained, args.no_pretrained) {
+        (_, true) => Pretrained::No,
+        (Some(Some(path)), _) => Pretrained::File { path: path.clone(), key: args.weights_key.clone() },
+        (Some(None), _) => Pretrained::imagenet(),
+        (None, false) if source.builtin || !matches!(arch, Backbone::ResNet(_)) => Pretrained::No,
+        (None, false) => Pretrained::imagenet(),
+    };
+    if args.weights_key.is_some() && !matches!(chosen, Pretrained::File { .. }) {
+        bail!("--weights-key chooses an entry of a checkpoint file: give the file with --pretrained FILE");
+    }
+    match &chosen {
+        Pretrained::No => println!("weights: random initialisation (pass --pretrained to start from ImageNet)"),
+        Pretrained::File { path, .. } if !path.is_file() => {
+            bail!("--pretrained {}: no such file (give a .safetensors or PyTorch checkpoint file)", path.display())
+        }
+        Pretrained::File { path, .. } => println!("weights: {}", display(path)),
+        Pretrained::ImageNet(_) => {
+            let (path, _) =
+                with_download_bar(|report| chosen.resolve(arch, report))?.context("ImageNet weights were asked for")?;
+            println!(
+                "weights: torchvision's ImageNet weights for {arch} ({}; --no-pretrained trains from scratch)",
+                display(&path)
+            );
+        }
+    }
+    Ok(chosen)
 }
 
 /// Runs lr_find, prints fastai's four suggestions, saves the plot, and returns `valley` (fastai's default).

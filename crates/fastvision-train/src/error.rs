@@ -156,6 +156,15 @@ pub enum Error {
         #[source]
         source: fastvision_interpret::Error,
     },
+    /// Pretrained weights could not be found or fetched.
+    #[error("{context}: {source}")]
+    Pretrained {
+        /// What was being fetched.
+        context: String,
+        /// The hub's error (offline, hash mismatch, unknown architecture...).
+        #[source]
+        source: fastvision_datasets::Error,
+    },
     /// A shared helper failed (atomic write, predictions).
     #[error("{context}: {source}")]
     Core {

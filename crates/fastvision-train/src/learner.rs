@@ -1,7 +1,7 @@
 //! The `Learner`: data, model, loss, optimiser and metrics together, with fastai's `vision_learner`, freezing and
 //! the public training entry points (`fit`, `fit_one_cycle`, `fine_tune`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::lr_find::SmoothLoss;
 use crate::metrics::Metric;
 use crate::optim::{OptParam, Optimizer, OptimizerConfig};
+use crate::pretrained::Pretrained;
 use crate::recorder::Recorder;
 use crate::reporter::{Quiet, Reporter};
 use crate::schedule::{FineTuneConfig, LrRange, OneCycleConfig, Schedule};
@@ -333,13 +334,15 @@ impl Learner {
 
 /// fastai's `vision_learner(dls, arch, pretrained, metrics)` with cross-entropy loss and Adam.
 ///
-/// With `pretrained` weights (a torchvision or fastai safetensors file for the body), ImageNet normalisation is
-/// added to the batch transform and the learner starts frozen, like fastai. Without, the body is randomly
+/// `pretrained` is a [`Pretrained`] (or, as before, an `Option<&Path>` to a weights file). With pretrained weights
+/// (torchvision's ImageNet weights by name, or a torchvision, akamaster CIFAR or fastai file), ImageNet
+/// normalisation is added to the batch transform and the learner starts frozen, like fastai (torchvision's and
+/// akamaster's weights were both trained on ImageNet-normalised inputs). Without, the body is randomly
 /// initialised, no normalisation is added and nothing is frozen (fastai's `pretrained=False`).
 pub fn vision_learner(
     dls: DataLoaders,
     arch: impl Into<Backbone>,
-    pretrained: Option<&Path>,
+    pretrained: impl Into<Pretrained>,
     metrics: Vec<Metric>,
 ) -> Result<Learner> {
     vision_learner_with(dls, arch, pretrained, metrics, LearnerConfig::default())
@@ -349,11 +352,12 @@ pub fn vision_learner(
 pub fn vision_learner_with(
     dls: DataLoaders,
     arch: impl Into<Backbone>,
-    pretrained: Option<&Path>,
+    pretrained: impl Into<Pretrained>,
     metrics: Vec<Metric>,
     config: LearnerConfig,
 ) -> Result<Learner> {
     let arch = arch.into();
+    let pretrained = pretrained.into();
     let device = dls.train().config().device.clone();
     let vision = VisionConfig { head: config.head.clone(), ..VisionConfig::default() };
     let mut model =
@@ -363,10 +367,10 @@ pub fn vision_learner_with(
     model
         .set_compute_dtype(config.compute_dtype)
         .map_err(|source| Error::Model { context: "choosing the precision".into(), source })?;
-    let Some(weights) = pretrained else {
+    let Some((weights, source)) = pretrained.resolve(arch, &mut |_| {})? else {
         return Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config);
     };
-    model.load_body(weights).map_err(|source| Error::Model {
+    model.load_body(&weights).map_err(|source| Error::Model {
         context: format!("loading pretrained weights {}", weights.display()),
         source,
     })?;
@@ -375,7 +379,7 @@ pub fn vision_learner_with(
         .map_err(|source| Error::Augment { context: "adding ImageNet normalisation".into(), source })?;
     let dls = dls.with_batch_tfm(tfm);
     let mut learn = Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config)?;
-    learn.pretrained = Some(weights.file_name().unwrap_or(weights.as_os_str()).to_string_lossy().into_owned());
+    learn.pretrained = Some(source);
     learn.freeze()?;
     Ok(learn)
 }

@@ -56,6 +56,7 @@ pub mod optim;
 pub mod parity;
 mod plots;
 mod predict;
+mod pretrained;
 pub mod recorder;
 pub mod reporter;
 pub mod schedule;
@@ -72,6 +73,7 @@ pub use lr_find::{LrFindConfig, LrFindStop, LrFinder, SmoothLoss, Suggestion, Su
 pub use metrics::{AvgMetric, Metric};
 pub use optim::{Hypers, OptParam, Optimizer, OptimizerConfig, OptimizerKind};
 pub use predict::{ClassProb, PredictConfig, Prediction, Predictions, Tta};
+pub use pretrained::Pretrained;
 pub use recorder::{IterRecord, Recorder};
 pub use reporter::{BatchProgress, EpochRow, FitStart, Quiet, Reporter, TableWriter};
 pub use schedule::{position, CombinedCos, FineTuneConfig, GroupHypers, LrRange, OneCycleConfig, Schedule};

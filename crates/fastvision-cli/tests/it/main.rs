@@ -101,6 +101,7 @@ fn train_runs_end_to_end_on_a_tiny_folder() {
         "1",
         "--lr-find-iters",
         "20",
+        "--no-pretrained",
         "--out",
         out.path().to_str().unwrap(),
     ];
@@ -135,6 +136,129 @@ fn train_runs_end_to_end_on_a_tiny_folder() {
     );
     assert!(interpret.status.success(), "{}", text(&interpret));
     assert!(out.path().join("interp/confusion_matrix.png").is_file());
+}
+
+#[test]
+fn train_on_photos_defaults_to_imagenet_weights_and_says_what_to_do_offline() {
+    let data = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (1..=4).flat_map(|i| [format!("cat_{i}.jpg"), format!("dog_{i}.jpg")]).collect();
+    tiny_folder(data.path(), &names.iter().map(String::as_str).collect::<Vec<_>>());
+    let home = tempfile::tempdir().unwrap();
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    let output = Command::new(env!("CARGO_BIN_EXE_fastvision"))
+        .args(["train", "--data", data.path().to_str().unwrap(), "--arch", "resnet34", "--out"])
+        .arg(home.path().join("run"))
+        .env("TORCH_HOME", home.path())
+        .env("FASTVISION_WEIGHTS_URL", "http://127.0.0.1:9")
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let printed = text(&output);
+    assert!(!output.status.success(), "{printed}");
+    let cache = home.path().join("hub/checkpoints");
+    for needle in ["resnet34-b627a593.pth", cache.to_str().unwrap(), "http://127.0.0.1:9/", "--no-pretrained"] {
+        assert!(printed.contains(needle), "the error lacks {needle:?}:\n{printed}");
+    }
+    assert!(!printed.contains("lr_find"), "it stops before training: {printed}");
+    assert!(!home.path().join("run/show_batch.png").exists(), "and before writing outputs");
+}
+
+#[test]
+fn predict_after_a_short_training_on_pets() {
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let train = fastvision(
+        &[
+            "train",
+            "--data",
+            &pets(),
+            "--no-pretrained",
+            "--presize",
+            "48",
+            "--size",
+            "32",
+            "--bs",
+            "32",
+            "--epochs",
+            "1",
+            "--lr",
+            "2e-3",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        out.path(),
+    );
+    assert!(train.status.success(), "{}", text(&train));
+    let model = run.join("model.safetensors");
+    let export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model.json")).unwrap()).unwrap();
+    let vocab: Vec<String> =
+        export["vocab"]["classes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    assert_eq!(vocab.len(), 37);
+
+    // A folder with a broken image and a missing path: both listed, the 370 photos classified.
+    std::fs::write(out.path().join("broken.jpg"), b"<html>not a photo</html>").unwrap();
+    let json = out.path().join("preds.json");
+    let broken = out.path().join("broken.jpg");
+    let predict = fastvision(
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            &pets(),
+            broken.to_str().unwrap(),
+            "missing.jpg",
+            "--top-k",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        out.path(),
+    );
+    let printed = text(&predict);
+    assert!(predict.status.success(), "{printed}");
+    assert!(printed.contains("370 images classified, 2 could not be read"), "{printed}");
+    assert!(printed.contains("broken.jpg") && printed.contains("missing.jpg"), "{printed}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let predictions = report["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 370);
+    for p in predictions {
+        let label = p["label"].as_str().unwrap();
+        let top: Vec<f64> = p["top_k"].as_array().unwrap().iter().map(|c| c["prob"].as_f64().unwrap()).collect();
+        assert!(vocab.iter().any(|c| c == label), "{label} is a class of the model");
+        assert_eq!(p["top_k"][0]["label"].as_str(), Some(label));
+        assert!(top.len() == 3 && top[0] >= top[1] && top[1] >= top[2], "{top:?}");
+        let sum: f64 = p["probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
+    }
+    let failures: Vec<&str> =
+        report["failures"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+
+    // The same photos, one at a time, through the CSV writer with test-time augmentation.
+    let csv = out.path().join("preds.csv");
+    let first = format!("{}/Abyssinian_12.jpg", pets());
+    let predict = fastvision(
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            &first,
+            "--tta",
+            "--top-k",
+            "2",
+            "--csv",
+            csv.to_str().unwrap(),
+        ],
+        out.path(),
+    );
+    assert!(predict.status.success(), "{}", text(&predict));
+    let table = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "path,label,index,prob,label_2,prob_2,error");
+    let row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!((row.len(), row[0]), (7, first.as_str()));
+    assert!(vocab.iter().any(|c| c == row[1]) && row[6].is_empty(), "{row:?}");
 }
 
 /// Extracts the 20 reference images of `shared/weights/cifar-resnet/reference-logits.json` from the CIFAR tar.

@@ -322,8 +322,12 @@ fn nan_loss_stops_with_a_clear_error_and_untouched_weights() -> fastvision_train
 fn pretrained_learner_normalizes_and_starts_frozen() -> fastvision_train::Result<()> {
     let dir = temp_dir();
     let dls = crate::fixture::dataloaders(&dir.path().join("images"));
-    let learn =
-        fastvision_train::vision_learner(dls, fastvision_models::Arch::ResNet18, Some(&resnet18_weights()), vec![])?;
+    let learn = fastvision_train::vision_learner(
+        dls,
+        fastvision_models::Arch::ResNet18,
+        Some(resnet18_weights().as_path()),
+        vec![],
+    )?;
     assert_eq!(learn.model.frozen_groups(), 2);
     let normalize = learn.dls.train().batch_tfm().normalize().copied();
     assert_eq!(normalize, Some(fastvision_augment::Normalize::imagenet()));

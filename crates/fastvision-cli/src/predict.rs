@@ -84,9 +84,12 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// An input that does not exist, with the reason (listed with the unreadable images).
+type Missing = (PathBuf, fastvision::train::Error);
+
 /// The image files named by `inputs` (folders listed recursively, in sorted order), and the inputs that do not
-/// exist, with the reason.
-fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<(PathBuf, fastvision::train::Error)>)> {
+/// exist.
+fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<Missing>)> {
     let (mut files, mut missing) = (Vec::new(), Vec::new());
     for input in inputs {
         if input.is_dir() {

@@ -17,11 +17,16 @@
 //!     .build()?;
 //! let dls = pets.dataloaders(path, 64)?;
 //! dls.show_batch(3, 3, "batch.png".as_ref())?;
-//! let mut learn = vision_learner(dls, Arch::ResNet34, Some("resnet34.safetensors".as_ref()), vec![Metric::ErrorRate])?;
+//! // torchvision's ImageNet weights, from the torch hub cache or downloaded into it (fastai's pretrained=True).
+//! let mut learn = vision_learner(dls, Arch::ResNet34, Pretrained::imagenet(), vec![Metric::ErrorRate])?;
 //! let lr = learn.lr_find(&LrFindConfig::default())?.suggestions.map_or(2e-3, |s| s.valley.lr);
 //! learn.fine_tune(2, lr)?;
 //! let interp = ClassificationInterpretation::from_preds(learn.get_preds(DatasetSplit::Valid)?, learn.dls.vocab().clone())?;
 //! println!("{:?}", interp.most_confused(2));
+//! learn.export("model.safetensors".as_ref())?;
+//! let inference = load_learner("model.safetensors".as_ref(), &Device::Cpu)?;
+//! let prediction = inference.predict("my_cat.jpg".as_ref())?;
+//! println!("{} ({:.2})", prediction.label, prediction.probs[prediction.index]);
 //! # Ok(()) }
 //! ```
 //!
@@ -41,6 +46,7 @@
 //! | [`plot`] | fastvision-plot | PNG grids, line plots and heat maps |
 //! | [`datasets`] | fastvision-datasets | the built-in default data set and `untar_data` |
 
+pub use candle;
 pub use fastvision_augment as augment;
 pub use fastvision_core as core;
 pub use fastvision_data as data;
@@ -55,6 +61,7 @@ pub use fastvision_train as train;
 /// The names a training script needs.
 pub mod prelude {
     pub use crate::augment::{AugConfig, BatchAugment, Normalize};
+    pub use crate::candle::{Device, Tensor};
     pub use crate::core::{ImageBatch, Preds, Vocab};
     pub use crate::data::{
         get_image_files, CategoryBlock, DataBlock, DataLoaders, ItemTransform, Labeller, OnBadItem, Splitter,
@@ -64,5 +71,6 @@ pub mod prelude {
     pub use crate::models::{Arch, Backbone, VisionModel};
     pub use crate::train::{
         load_learner, vision_learner, DatasetSplit, FineTuneConfig, Learner, LrFindConfig, LrRange, Metric,
+        PredictConfig, Prediction, Pretrained, Tta,
     };
 }

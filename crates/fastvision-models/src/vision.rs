@@ -372,6 +372,18 @@ impl VisionModel {
         self.dropout_calls.store(0, Ordering::Relaxed);
     }
 
+    /// Where the dropout masks stand: (seed, training forward passes drawn so far). A checkpoint keeps it, so a
+    /// resumed fit draws the masks an uninterrupted one would.
+    pub fn dropout_position(&self) -> (u64, u64) {
+        (self.dropout_seed.load(Ordering::Relaxed), self.dropout_calls.load(Ordering::Relaxed))
+    }
+
+    /// Puts the dropout masks back at `position` (from [`VisionModel::dropout_position`]).
+    pub fn set_dropout_position(&self, (seed, calls): (u64, u64)) {
+        self.dropout_seed.store(seed, Ordering::Relaxed);
+        self.dropout_calls.store(calls, Ordering::Relaxed);
+    }
+
     /// The number of parameter groups: 3 (body\[:6\] = stem, layer1, layer2; body\[6:\] = layer3, layer4; head).
     /// A CIFAR body splits the same way: stem, layer1, layer2; then layer3; then the head.
     pub fn n_groups(&self) -> usize {

@@ -42,6 +42,10 @@ pub struct CheckpointMeta {
     /// The fit that was running when it was saved, for [`Learner::resume`].
     #[serde(default)]
     pub progress: Option<FitProgress>,
+    /// The model's dropout position (seed, masks drawn), so a resumed fit draws the same masks (absent in older
+    /// checkpoints: the masks restart).
+    #[serde(default)]
+    pub dropout: Option<(u64, u64)>,
 }
 
 /// An in-memory copy of the model's tensors and the optimiser's state.
@@ -154,6 +158,7 @@ impl Learner {
             optimizer,
             recorder: self.recorder.clone(),
             progress: self.progress.clone(),
+            dropout: Some(self.model.dropout_position()),
         };
         let json = serde_json::to_string(&meta)
             .map_err(|source| Error::Json { what: "checkpoint metadata".into(), source })?;
@@ -214,6 +219,9 @@ impl Learner {
         self.recorder = meta.recorder.clone();
         self.data_epoch = meta.data_epoch;
         self.progress = meta.progress.clone();
+        if let Some(position) = meta.dropout {
+            self.model.set_dropout_position(position);
+        }
         Ok(())
     }
 }

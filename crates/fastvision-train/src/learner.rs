@@ -44,6 +44,9 @@ pub struct LearnerConfig {
     /// precision, with BatchNorm, loss and master weights in f32 (see `VisionModel::set_compute_dtype`); f16 with
     /// dynamic loss scaling ([`crate::loss_scale::LossScaler`]). `None`: f32 throughout.
     pub compute_dtype: Option<candle::DType>,
+    /// Writes checkpoint `name` at the end of every epoch of a fit (atomically replacing the previous one), so a
+    /// killed run loses at most one epoch; [`Learner::resume`] continues from it. `None`: no epoch checkpoints.
+    pub epoch_checkpoint: Option<String>,
 }
 
 impl Default for LearnerConfig {
@@ -54,6 +57,7 @@ impl Default for LearnerConfig {
             checkpoint_dir: PathBuf::from("models"),
             head: HeadConfig::default(),
             compute_dtype: None,
+            epoch_checkpoint: None,
         }
     }
 }

@@ -129,6 +129,13 @@ impl Learner {
                     items_per_sec: 0.0,
                 };
                 self.reporter.batch(&progress);
+                if self.interrupt.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return Err(Error::Interrupted {
+                        epoch: 0,
+                        iteration: iter,
+                        what: "lr_find stopped; the learner is as it was before lr_find (nothing was trained)".into(),
+                    });
+                }
                 iter += 1;
                 if let Some(stop) = stop {
                     return Ok(stop);

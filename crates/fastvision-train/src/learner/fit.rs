@@ -245,7 +245,11 @@ impl Learner {
                 items_per_sec: n_items as f64 / start.elapsed().as_secs_f64().max(1e-9),
             });
             stop |= self.dispatch(cbs, state, Event::AfterBatch)?;
-            self.check_interrupt(state)?;
+            // After the epoch's last batch the stop waits for its validation, so the checkpoint holds the epoch's
+            // row and a resumed fit starts with the next epoch, as an uninterrupted one would.
+            if b + 1 < n_batches {
+                self.check_interrupt(state)?;
+            }
             if stop {
                 break;
             }
@@ -262,6 +266,10 @@ impl Learner {
         self.recorder.record_epoch(row.clone());
         self.reporter.epoch_end(&row);
         stop |= self.dispatch(cbs, state, Event::AfterEpoch(&row))?;
+        if let Some(name) = self.config.epoch_checkpoint.clone() {
+            self.save(&name)?;
+        }
+        self.check_interrupt(state)?;
         Ok(stop)
     }
 

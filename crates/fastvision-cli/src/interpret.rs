@@ -56,7 +56,9 @@ pub fn run(args: Args) -> Result<()> {
     let preds = Preds::new(vocab.len(), probs, targets, losses, (0..items.len()).collect())?;
     let interp = ClassificationInterpretation::from_preds(preds, vocab)?;
     let images = DisplayImages::new(items.into_iter().map(|i| i.path).collect(), 192);
-    write_interpretation(&interp, &images, &args.out)
+    let written = write_interpretation(&interp, &images, &args.out)?;
+    println!("wrote to {}: {}", display(&args.out), written.join(", "));
+    Ok(())
 }
 
 /// Loads item images for the top-losses grid, scaled down to at most `max_side` pixels.
@@ -83,19 +85,17 @@ impl DisplayImages {
     }
 }
 
-/// Writes confusion_matrix.png, top_losses.png, most_confused.json and the report, and prints the most-confused
-/// pairs and the per-class report.
+/// Writes confusion_matrix.png, top_losses.png, most_confused.json and the report into `out`, prints the
+/// most-confused pairs and the per-class report, and returns the names of the files written.
 pub fn write_interpretation(
     interp: &ClassificationInterpretation,
     images: &DisplayImages,
     out: &std::path::Path,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let k = interp.len().min(9);
     let written =
         interp.write_outputs_with_images(out, k, |item_id| images.load(item_id).map_err(|e| e.to_string()))?;
     println!("\nmost confused (actual, predicted, count):\n{}", interp.most_confused_table(1));
     println!("{}", interp.classification_report());
-    let names: Vec<String> = written.iter().map(|p| display(p)).collect();
-    println!("wrote {}", names.join(", "));
-    Ok(())
+    Ok(written.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect())
 }

@@ -10,7 +10,9 @@ mod gpu_check;
 mod interpret;
 mod predict;
 mod progress;
+mod run_dir;
 mod show_batch;
+mod signals;
 mod summary;
 mod train;
 
@@ -57,10 +59,31 @@ fn main() {
         Command::GpuCheck(args) => gpu_check::run(args),
     };
     if let Err(error) = result {
+        if let Some(exit) = error.downcast_ref::<Exit>() {
+            eprintln!("{}", exit.message);
+            std::process::exit(exit.code);
+        }
         eprintln!("error: {}", chain(&error));
         std::process::exit(1);
     }
 }
+
+/// A command that stops with a particular exit code (128 + a signal for a run stopped by one).
+#[derive(Debug)]
+pub struct Exit {
+    /// The process's exit code.
+    pub code: i32,
+    /// What to print on stderr.
+    pub message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// The error and its causes, leaving out a cause whose text the message before it already contains (our error
 /// messages usually quote their source, and anyhow's `{:#}` would print it twice).

@@ -22,6 +22,7 @@ pub fn list_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 /// over `path`. A crash or an error leaves either the old file or the new one, never a mix.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let io_err = |source| Error::Io { action: "writing", path: path.to_path_buf(), source };
+    injected_fault(path).map_err(io_err)?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -41,6 +42,20 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io_err)
+}
+
+/// The environment variable naming files whose writes fail: the fault-injection tests' way to show that a failing
+/// output (a plot on a full disk) loses nothing else. Comma-separated file names.
+pub const FAULT_WRITE_ENV: &str = "FASTVISION_FAULT_WRITE";
+
+/// An injected write error for `path` when [`FAULT_WRITE_ENV`] names its file.
+fn injected_fault(path: &Path) -> std::io::Result<()> {
+    let Some(names) = std::env::var_os(FAULT_WRITE_ENV) else { return Ok(()) };
+    let name = path.file_name().unwrap_or_default();
+    if names.to_string_lossy().split(',').any(|n| !n.is_empty() && std::ffi::OsStr::new(n) == name) {
+        return Err(std::io::Error::other(format!("fault injected by {FAULT_WRITE_ENV}")));
+    }
+    Ok(())
 }
 
 /// [`atomic_write`] for bytes already in memory.

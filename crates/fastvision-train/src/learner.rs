@@ -295,10 +295,16 @@ impl Learner {
     /// Loads checkpoint `name` and continues the fit it was saved in (e.g. `interrupted`), from the iteration after
     /// the last one saved, with the same schedule, data order and smoothed loss. Dropout masks are drawn afresh.
     pub fn resume(&mut self, name: &str) -> Result<()> {
-        self.load(name)?;
+        let path = self.checkpoint_path(name);
+        self.resume_from(&path)
+    }
+
+    /// [`Learner::resume`] from an explicit checkpoint file.
+    pub fn resume_from(&mut self, path: &std::path::Path) -> Result<()> {
+        self.load_from(path)?;
         if self.progress.is_none() {
             return Err(Error::BadCheckpoint {
-                path: self.checkpoint_path(name),
+                path: path.to_path_buf(),
                 why: "it was saved outside a fit, so there is nothing to resume (use load, then fit)".into(),
             });
         }

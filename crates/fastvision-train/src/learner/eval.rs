@@ -20,7 +20,7 @@ pub enum DatasetSplit {
 }
 
 /// Validation loss and metrics, each a mean over items.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Validation {
     /// Mean loss.
     pub loss: f64,

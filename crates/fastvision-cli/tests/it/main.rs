@@ -3,20 +3,22 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn fastvision(args: &[&str], cwd: &Path) -> Output {
+mod reliability;
+
+pub(crate) fn fastvision(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fastvision")).args(args).current_dir(cwd).output().expect("running fastvision")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-fn pets() -> String {
+pub(crate) fn pets() -> String {
     let shared = std::env::var("FASTVISION_SHARED").expect("set FASTVISION_SHARED to the shared/ folder");
     format!("{shared}/data/oxford-pets-370/images")
 }
 
-fn tiny_folder(dir: &Path, names: &[&str]) {
+pub(crate) fn tiny_folder(dir: &Path, names: &[&str]) {
     for (i, name) in names.iter().enumerate() {
         let image = image::RgbImage::from_fn(40 + i as u32, 36, |x, y| {
             image::Rgb([(x * 5) as u8, (y * 7) as u8, (i * 40) as u8])

@@ -264,11 +264,12 @@ impl Learner {
             seconds: start.elapsed().as_secs_f64(),
         };
         self.recorder.record_epoch(row.clone());
-        self.reporter.epoch_end(&row);
-        stop |= self.dispatch(cbs, state, Event::AfterEpoch(&row))?;
+        // Saved before the row is shown: an epoch the user has seen is an epoch that survives a kill.
         if let Some(name) = self.config.epoch_checkpoint.clone() {
             self.save(&name)?;
         }
+        self.reporter.epoch_end(&row);
+        stop |= self.dispatch(cbs, state, Event::AfterEpoch(&row))?;
         self.check_interrupt(state)?;
         Ok(stop)
     }

@@ -49,7 +49,7 @@ pub struct Args {
     #[arg(long)]
     fine_tune: bool,
     /// Base learning rate of fine_tune (or lr_max of fit_one_cycle); default: lr_find's `valley` suggestion.
-    #[arg(long, value_name = "LR")]
+    #[arg(long, value_name = "LR", allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Dropout before the head's last layer (fastai's `vision_learner(ps=...)`; the earlier head dropout is half).
     #[arg(long, default_value_t = 0.5, value_name = "P")]
@@ -79,6 +79,15 @@ pub struct Args {
 /// (`run_dir`); the model is exported before the plots and the interpretation, so a failing plot loses nothing.
 pub fn run(args: Args) -> Result<()> {
     let arch: Backbone = args.arch.parse()?;
+    if let Some(lr) = args.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0 && *lr <= 10.0)) {
+        bail!("--lr {lr}: a learning rate is a number above 0 (fastai's are around 1e-4 to 1e-2); leave it out to use lr_find's suggestion");
+    }
+    if args.data.bs < 2 {
+        bail!(
+            "--bs {}: BatchNorm needs at least 2 images per training batch; raise --bs (fastai's default is 64)",
+            args.data.bs
+        );
+    }
     let start = match (args.resume, args.overwrite) {
         (true, _) => Start::Resume,
         (false, true) => Start::Overwrite,
@@ -257,9 +266,14 @@ fn stopped(error: anyhow::Error, signals: &StopSignals, run: &RunDir) -> anyhow:
     let interrupted =
         error.chain().any(|e| matches!(e.downcast_ref(), Some(fastvision::train::Error::Interrupted { .. })));
     if !interrupted {
+        let checkpoint = run.path(&format!("models/{EPOCH_CHECKPOINT}.safetensors"));
+        if !checkpoint.is_file() {
+            return error;
+        }
         return error.context(format!(
-            "training stopped; the last epoch's checkpoint (if any) is in {}; continue with --resume",
-            display(&run.staging().join("models"))
+            "training failed; the last finished epoch is saved in {} (--resume continues from it once the cause is \
+             fixed)",
+            display(&checkpoint)
         ));
     }
     let mut command: Vec<String> = std::env::args().skip(1).filter(|a| a != "--overwrite").collect();

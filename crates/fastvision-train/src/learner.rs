@@ -368,6 +368,13 @@ pub fn vision_learner_with(
 ) -> Result<Learner> {
     let arch = arch.into();
     let pretrained = pretrained.into();
+    if dls.train().batch_size() < 2 {
+        return Err(Error::InvalidParameter {
+            name: "batch size",
+            value: dls.train().batch_size().to_string(),
+            why: "BatchNorm needs at least 2 images per training batch; raise the batch size (fastai's default is 64)",
+        });
+    }
     let device = dls.train().config().device.clone();
     let vision = VisionConfig { head: config.head.clone(), ..VisionConfig::default() };
     let mut model =

@@ -56,6 +56,76 @@ pub struct ExportMeta {
     pub pretrained: Option<String>,
 }
 
+/// The largest image side an export may ask for (the data pipeline's own limit).
+const MAX_SIDE: usize = 8192;
+/// The most hidden units per head layer, and hidden layers, an export may ask for: a header edited to huge values
+/// must be refused before the model is allocated.
+const MAX_HEAD_WIDTH: usize = 1 << 16;
+const MAX_HEAD_LAYERS: usize = 8;
+
+impl ExportMeta {
+    /// Checks every field before anything is built from it: a file edited by hand, or by another version, gets an
+    /// error naming the field, its value and what is accepted.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.version != 1 {
+            return Err(format!(
+                "version {} (this fastvision reads version 1; was it written by a newer one?)",
+                self.version
+            ));
+        }
+        let classes = self.vocab.classes();
+        if classes.is_empty() {
+            return Err("vocab: no classes".into());
+        }
+        // Vocabularies are built sorted and unique; anything else is an edited file whose labels would be wrong.
+        if let Some(pair) = classes.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(format!(
+                "vocab: {:?} comes before {:?}, but class names are stored sorted and unique; the file was edited \
+                 (export the model again)",
+                pair[0], pair[1]
+            ));
+        }
+        let side = |name: &str, v: usize| {
+            if v == 0 || v > MAX_SIDE {
+                Err(format!("{name} = {v}: must be between 1 and {MAX_SIDE} pixels"))
+            } else {
+                Ok(())
+            }
+        };
+        side("presize height", self.presize.0)?;
+        side("presize width", self.presize.1)?;
+        if let Some(size) = self.size {
+            side("size", size)?;
+        }
+        const METHODS: [&str; 5] = ["crop", "squish", "pad-zeros", "pad-border", "pad-reflection"];
+        if !METHODS.contains(&self.resize_method.as_str()) {
+            return Err(format!("resize_method {:?}: one of {}", self.resize_method, METHODS.join(", ")));
+        }
+        if !(self.min_scale > 0.0 && self.min_scale <= 1.0) {
+            return Err(format!("min_scale = {}: must be in (0, 1]", self.min_scale));
+        }
+        if let Some((mean, std)) = &self.normalize {
+            if mean.iter().chain(std).any(|v| !v.is_finite()) || std.iter().any(|s| *s <= 0.0) {
+                return Err(format!("normalize = {mean:?} / {std:?}: finite means and positive standard deviations"));
+            }
+        }
+        let head = &self.head;
+        if head.lin_ftrs.len() > MAX_HEAD_LAYERS || head.lin_ftrs.iter().any(|&n| n == 0 || n > MAX_HEAD_WIDTH) {
+            return Err(format!(
+                "head.lin_ftrs = {:?}: at most {MAX_HEAD_LAYERS} layers of 1 to {MAX_HEAD_WIDTH} units",
+                head.lin_ftrs
+            ));
+        }
+        if !(0.0..1.0).contains(&head.ps) {
+            return Err(format!("head.ps = {}: a dropout probability in [0, 1)", head.ps));
+        }
+        if let Some(item_tfm) = &self.item_tfm {
+            item_tfm.validate().map_err(|e| format!("item_tfm: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// [`HeadConfig`] as written in an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportHead {
@@ -154,6 +224,7 @@ pub fn load_learner(path: &Path, device: &Device) -> Result<InferenceLearner> {
     if meta.format != "fastvision-export" {
         return Err(bad(format!("is a {}, not an export (use Learner::load for checkpoints)", meta.format)));
     }
+    meta.validate().map_err(bad)?;
     let arch: Backbone = meta.arch.parse().map_err(|_| bad(format!("unknown architecture {:?}", meta.arch)))?;
     let vision = VisionConfig { head: meta.head.clone().into(), ..VisionConfig::default() };
     let model = VisionModel::with_config(arch, meta.vocab.len(), &vision, device, 0)

@@ -387,3 +387,41 @@ fn same_seed_gives_identical_runs() -> fastvision_train::Result<()> {
     assert_eq!(first, second, "same seed, same data: the losses must be bit-identical");
     Ok(())
 }
+
+/// Rewrites the description of the export at `path` with `edit` applied to its JSON.
+fn edit_export(path: &std::path::Path, to: &std::path::Path, edit: impl Fn(&mut serde_json::Value)) {
+    let bytes = std::fs::read(path).expect("reading the export");
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).expect("metadata");
+    let mut meta = metadata.metadata().clone().expect("an export has metadata");
+    let mut json: serde_json::Value = serde_json::from_str(&meta[fastvision_train::METADATA_KEY]).expect("json");
+    edit(&mut json);
+    meta.insert(fastvision_train::METADATA_KEY.into(), json.to_string());
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("tensors");
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = file.tensors();
+    std::fs::write(to, safetensors::serialize(tensors, Some(meta)).expect("serialising")).expect("writing");
+}
+
+#[test]
+fn an_edited_export_header_is_refused_naming_the_field() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let learn = learner(dir.path());
+    let path = dir.path().join("model.safetensors");
+    learn.export(&path)?;
+    let edited = dir.path().join("edited.safetensors");
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        ("version 2", Box::new(|j| j["version"] = 2.into())),
+        ("comes before", Box::new(|j| j["vocab"]["classes"] = serde_json::json!(["red", "blue"]))),
+        ("presize height = 100000", Box::new(|j| j["presize"] = serde_json::json!([100000, 40]))),
+        ("resize_method \"bogus\"", Box::new(|j| j["resize_method"] = "bogus".into())),
+        ("head.lin_ftrs", Box::new(|j| j["head"]["lin_ftrs"] = serde_json::json!([1_000_000_000u64]))),
+        ("size = 0", Box::new(|j| j["size"] = 0.into())),
+    ];
+    for (needle, edit) in cases {
+        edit_export(&path, &edited, edit);
+        let message = load_learner(&edited, &candle::Device::Cpu).unwrap_err().to_string();
+        assert!(message.contains(needle) && message.contains("edited.safetensors"), "{needle}: {message}");
+    }
+    edit_export(&path, &edited, |_| {});
+    assert!(load_learner(&edited, &candle::Device::Cpu).is_ok(), "the unedited description loads");
+    Ok(())
+}

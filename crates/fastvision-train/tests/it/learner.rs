@@ -408,7 +408,8 @@ fn an_edited_export_header_is_refused_naming_the_field() -> fastvision_train::Re
     let path = dir.path().join("model.safetensors");
     learn.export(&path)?;
     let edited = dir.path().join("edited.safetensors");
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("version 2", Box::new(|j| j["version"] = 2.into())),
         ("comes before", Box::new(|j| j["vocab"]["classes"] = serde_json::json!(["red", "blue"]))),
         ("presize height = 100000", Box::new(|j| j["presize"] = serde_json::json!([100000, 40]))),

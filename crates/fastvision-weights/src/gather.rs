@@ -10,8 +10,36 @@ use crate::{Error, Result};
 /// would let a tiny file claim any amount of memory.
 const MAX_BROADCAST_ELEMENTS: u64 = 1 << 24;
 
+/// Bytes the storages read and the tensors gathered may take together, as a multiple of the file's size (plus a
+/// floor). Views repeat their storage's bytes (tied weights twice or three times); a crafted file could otherwise
+/// view one large storage from any number of tensors, or point many zip records at the same bytes.
+pub(crate) struct Budget {
+    left: u64,
+}
+
+impl Budget {
+    pub(crate) fn for_file(file_len: u64) -> Self {
+        Self { left: file_len.saturating_mul(8).saturating_add(256 << 20) }
+    }
+
+    /// Takes `bytes` for `what` (a tensor or a storage record) from the budget.
+    pub(crate) fn spend(&mut self, source: Source, what: &str, bytes: u64) -> Result<()> {
+        self.left = self.left.checked_sub(bytes).ok_or_else(|| Error::Limit {
+            path: source.path.to_path_buf(),
+            detail: format!("{what} would take the tensors past 8 times the file's size"),
+        })?;
+        Ok(())
+    }
+}
+
 /// The tensor `name` described by `tensor`, from `storage`: its storage's bytes, `tensor.storage.numel` elements.
-pub(crate) fn tensor(source: Source, name: &str, tensor: &TensorRef, storage: &[u8]) -> Result<Tensor> {
+pub(crate) fn tensor(
+    source: Source,
+    name: &str,
+    tensor: &TensorRef,
+    storage: &[u8],
+    budget: &mut Budget,
+) -> Result<Tensor> {
     let kind = tensor.storage.kind;
     let dtype = kind.dtype.ok_or_else(|| Error::UnsupportedDtype {
         path: source.path.to_path_buf(),
@@ -39,6 +67,7 @@ pub(crate) fn tensor(source: Source, name: &str, tensor: &TensorRef, storage: &[
         );
         return Err(source.bad_tensor(name, detail));
     }
+    budget.spend(source, &format!("tensor {name:?}"), numel * elem as u64)?;
     // Every index below is at most `last` < `available`, so the slicing cannot fail.
     let bytes = gather(storage, elem, tensor, numel as usize);
     Tensor::from_raw_buffer(&bytes, dtype, &tensor.shape, &Device::Cpu).map_err(|e| candle_error(source, name, e))

@@ -34,12 +34,13 @@ pub(crate) fn read(source: Source, bytes: &[u8], options: &ReadOptions) -> Resul
     let selection = tensors::select(source, &object, options)?;
     let storages = storage_bytes(source, bytes, pos, &keys, &declared)?;
     let mut out = Vec::with_capacity(selection.tensors.len());
+    let mut budget = gather::Budget::for_file(bytes.len() as u64);
     for (name, tensor) in &selection.tensors {
         let key = &tensor.storage.key;
         let storage = storages.get(key.as_str()).ok_or_else(|| {
             source.damaged(format!("tensor {name:?} uses storage {key:?}, which is not in the storage list"))
         })?;
-        out.push((name.clone(), gather::tensor(source, name, tensor, storage)?));
+        out.push((name.clone(), gather::tensor(source, name, tensor, storage, &mut budget)?));
     }
     Ok(Loaded { key: selection.key, tensors: out })
 }

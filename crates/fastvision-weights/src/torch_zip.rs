@@ -26,14 +26,15 @@ pub(crate) fn read(source: Source, file: File, file_len: u64, options: &ReadOpti
         .map_err(|e| e.into_error(source.path, source.format, &format!("{prefix}data.pkl")))?;
     let selection = tensors::select(source, &unpickled.object, options)?;
     let mut storages: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut budget = gather::Budget::for_file(file_len);
     let mut out = Vec::with_capacity(selection.tensors.len());
     for (name, tensor) in &selection.tensors {
         let key = &tensor.storage.key;
         if !storages.contains_key(key) {
-            let bytes = read_storage(source, &mut archive, &prefix, name, tensor, file_len)?;
+            let bytes = read_storage(source, &mut archive, &prefix, name, tensor, file_len, &mut budget)?;
             storages.insert(key.clone(), bytes);
         }
-        out.push((name.clone(), gather::tensor(source, name, tensor, &storages[key])?));
+        out.push((name.clone(), gather::tensor(source, name, tensor, &storages[key], &mut budget)?));
     }
     Ok(Loaded { key: selection.key, tensors: out })
 }
@@ -123,6 +124,7 @@ fn read_storage(
     name: &str,
     tensor: &TensorRef,
     file_len: u64,
+    budget: &mut gather::Budget,
 ) -> Result<Vec<u8>> {
     let storage = &tensor.storage;
     let record = format!("{prefix}data/{}", storage.key);
@@ -130,13 +132,18 @@ fn read_storage(
     let declared = declared.ok_or_else(|| {
         source.bad_tensor(name, format!("its storage declares {} elements, more than the file holds", storage.numel))
     })?;
-    if let Err(zip::result::ZipError::FileNotFound) = archive.by_name(&record) {
-        return Err(source.damaged(format!("the storage record {record} of tensor {name:?} is missing")));
-    }
+    let size = match archive.by_name(&record) {
+        Ok(entry) => entry.size(),
+        Err(zip::result::ZipError::FileNotFound) => {
+            return Err(source.damaged(format!("the storage record {record} of tensor {name:?} is missing")));
+        }
+        Err(e) => return Err(Error::Zip { path: source.path.to_path_buf(), source: e }),
+    };
+    budget.spend(source, &format!("storage record {record}"), size)?;
     let mut bytes = read_record(source, archive, &record, file_len)?;
     if (bytes.len() as u64) < declared {
         // Name the tensor and how far it reaches when it reaches past the end; otherwise the record is still short.
-        gather::tensor(source, name, tensor, &bytes)?;
+        gather::tensor(source, name, tensor, &bytes, budget)?;
         return Err(source.damaged(format!(
             "storage record {record} holds {} bytes, its tensors were saved with {declared}",
             bytes.len()

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use fastvision_weights::{Error, ReadOptions, StateDict};
 
-use crate::common::{legacy_checkpoint, pytorch_file, read_err, unzip, zip_of, Pickle};
+use crate::common::{legacy_checkpoint, pytorch_file, read_err, unzip, zip_of, Pickle, Storage};
 
 const LEGACY: &str = "resnet32-d509ac18.th";
 const ZIP: &str = "resnet20-7b70fb0a.pth";
@@ -204,6 +204,21 @@ fn crafted_pickles_hit_limits_not_the_machine() {
     // The same crafted pickles in a zip.
     let zip = zip_of(&[("archive/data.pkl".into(), &b"\x80\x02]\x85\x85\x85q\x00h\x00h\x00\x86."[..])]);
     assert!(matches!(read_err(dir.path(), "small.pth", &zip), Error::NoTensors { .. }));
+}
+
+#[test]
+fn views_repeating_one_storage_are_bounded() {
+    // 80 tensors each viewing all of a 4 MB storage would take 320 MB from a 4 MB file.
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::f32("0", &vec![0.5; 1 << 20]);
+    let mut pickle = Pickle::new();
+    pickle.op(b'}').op(b'(');
+    for i in 0..80 {
+        pickle.text(&format!("view{i}")).tensor(&storage, 0, &[1 << 20], &[1]);
+    }
+    let bytes = legacy_checkpoint(&pickle.op(b'u').stop(), &[&storage]);
+    let err = read_err(dir.path(), "views.th", &bytes);
+    assert!(matches!(&err, Error::Limit { detail, .. } if detail.contains("8 times the file")), "{err}");
 }
 
 fn replace_first(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {

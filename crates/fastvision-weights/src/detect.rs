@@ -41,7 +41,7 @@ fn looks_like(head: &[u8]) -> String {
     let lower = trimmed.get(..trimmed.len().min(512)).unwrap_or(trimmed).to_ascii_lowercase();
     if lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.starts_with("<head") {
         return format!(
-            "an HTML page{}, not weights (a proxy, login or error page saved instead of the file? download it again)",
+            "an HTML page{} (a proxy, login or error page saved instead of the file? download it again)",
             html_title(trimmed).map(|t| format!(" titled {t:?}")).unwrap_or_default()
         );
     }
@@ -57,12 +57,12 @@ fn looks_like(head: &[u8]) -> String {
         return "a Git LFS pointer, not the file itself (run `git lfs pull` in its repository)".into();
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return "JSON text, not weights".into();
+        return "JSON text (a config or metadata file, not the weights)".into();
     }
     if is_text(head) {
         let first_line = trimmed.lines().next().unwrap_or_default();
         let shown: String = first_line.chars().take(60).collect();
-        return format!("text starting {shown:?}, not weights");
+        return format!("text starting {shown:?}");
     }
     let hex: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!(

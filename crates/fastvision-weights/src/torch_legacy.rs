@@ -18,7 +18,7 @@ pub(crate) fn read(source: Source, bytes: &[u8], options: &ReadOptions) -> Resul
     let mut pos = LEGACY_MAGIC.len();
     let mut next = |what: &str| -> Result<Object> {
         let unpickled = pickle::unpickle(bytes, pos)
-            .map_err(|e| e.into_error(source.path, source.format, &format!("the {what} pickle")))?;
+            .map_err(|e| e.into_error(source.path, source.format, &format!("the file (in its {what} pickle)")))?;
         pos = unpickled.end;
         Ok(unpickled.object)
     };

@@ -59,6 +59,33 @@ fn views_at_offsets_and_transposed_strides_come_out_as_pytorch_sees_them() {
 }
 
 #[test]
+fn an_ordered_dict_with_metadata_keeps_its_order_across_batches() {
+    // As `torch.save(model.state_dict())` writes it: OrderedDict(), items in SETITEMS batches of 1000 (candle
+    // appends each batch reversed), then BUILD with the `_metadata` attribute.
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::f32("0", &[1.0, 2.0, 3.0]);
+    let mut pickle = Pickle::new();
+    pickle.global("collections", "OrderedDict").op(b')').op(b'R').put();
+    let names: Vec<String> = (0..1201).map(|i| format!("layer{}.weight", (i * 7919) % 1201)).collect();
+    for batch in names.chunks(1000) {
+        pickle.op(b'(');
+        for (i, name) in batch.iter().enumerate() {
+            pickle.text(name).tensor(&storage, i % 3, &[1], &[1]);
+        }
+        pickle.op(b'u');
+    }
+    pickle.op(b'}').text("_metadata").global("collections", "OrderedDict").op(b')').op(b'R');
+    pickle.op(b'(').text("").op(b'}').text("version").int(1).op(b's').op(b'u').op(b's').op(b'b');
+    for (name, bytes) in both_formats(&pickle.stop(), &[&storage]) {
+        let state = read_bytes(dir.path(), name, &bytes, &ReadOptions::default()).unwrap();
+        let read: Vec<&str> = state.tensors().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(read, names, "{name}: file order");
+        assert_eq!(values(&state, &names[1000]), (vec![1], vec![1.0]), "{name}");
+        assert_eq!(values(&state, &names[1001]), (vec![1], vec![2.0]), "{name}");
+    }
+}
+
+#[test]
 fn parameters_wrappers_prefixes_and_numpy_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let weights = Storage::f32("0", &[1.0, 2.0]);

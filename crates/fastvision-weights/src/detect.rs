@@ -48,6 +48,15 @@ fn looks_like(head: &[u8]) -> String {
     if let Some(kind) = archive(head) {
         return kind.into();
     }
+    if head[0] == 0x80
+        && head.iter().take(32).collect::<Vec<_>>().windows(10).any(|w| w.iter().copied().eq(&LEGACY_MAGIC[4..14]))
+    {
+        return format!(
+            "a legacy torch.save checkpoint pickled with protocol {}, which fastvision does not read (torch.save's \
+             default is 2): load it in PyTorch and save it again without pickle_protocol",
+            head.get(1).copied().unwrap_or_default()
+        );
+    }
     if head[0] == 0x80 {
         return "a Python pickle without torch's magic number (pickle.dump, not torch.save?): load it in Python and \
                 save `model.state_dict()` with torch.save"

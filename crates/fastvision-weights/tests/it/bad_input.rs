@@ -31,6 +31,11 @@ fn files_that_are_not_weights_say_what_they_look_like() {
         ("pickled.pkl", &plain_pickle, "a Python pickle without torch's magic number"),
         ("noise.bin", b"\x00\x01\x02\x03\xfe\xfd\xfc\xfb\x00\x00", "unrecognised binary data"),
         ("array.npy", b"\x93NUMPY\x01\x00", "NumPy"),
+        (
+            "protocol4.th",
+            b"\x80\x04\x95\x0e\x00\x00\x00\x00\x00\x00\x00\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.",
+            "pickled with protocol 4",
+        ),
     ];
     for (name, bytes, expected) in cases {
         let err = read_err(dir.path(), name, bytes);

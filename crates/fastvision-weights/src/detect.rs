@@ -48,9 +48,9 @@ fn looks_like(head: &[u8]) -> String {
     if let Some(kind) = archive(head) {
         return kind.into();
     }
-    if head[0] == 0x80
-        && head.iter().take(32).collect::<Vec<_>>().windows(10).any(|w| w.iter().copied().eq(&LEGACY_MAGIC[4..14]))
-    {
+    // torch's magic number pickled with another protocol (framed, so a few bytes further in).
+    let magic = &LEGACY_MAGIC[4..14];
+    if head[0] == 0x80 && head[..head.len().min(32)].windows(magic.len()).any(|w| w == magic) {
         return format!(
             "a legacy torch.save checkpoint pickled with protocol {}, which fastvision does not read (torch.save's \
              default is 2): load it in PyTorch and save it again without pickle_protocol",

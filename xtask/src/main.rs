@@ -49,6 +49,10 @@ enum Task {
     /// Accuracy of classifier weights on a folder of class sub-folders (e.g. the CIFAR-10 ResNets).
     #[command(disable_help_flag = true)]
     Eval(Forward),
+    /// Write a PyTorch checkpoint (.pth/.th, zip or legacy) as safetensors: `convert IN OUT.safetensors
+    /// [--weights-key KEY]`.
+    #[command(disable_help_flag = true)]
+    Convert(Forward),
     /// Run a benchmark: items, augment, loss or train. Prints a table; `--json FILE` writes the report.
     Bench {
         /// Which benchmark.
@@ -106,6 +110,7 @@ fn main() -> Result<()> {
         Task::Interpret(fwd) => run_cli("interpret", fwd),
         Task::Eval(fwd) => run_cli("eval", fwd),
         Task::Predict(fwd) => run_cli("predict", fwd),
+        Task::Convert(fwd) => run_cli("convert", fwd),
         Task::Bench { name, cuda, args } => bench(&name, cuda, &args),
         Task::Ci => ci::run(),
         Task::Docs => docs::run(),

@@ -10,6 +10,7 @@ use fastvision::data::{
 };
 use fastvision::models::{Arch, CifarArch, CifarResNet, ResNet};
 use fastvision::prelude::*;
+use fastvision::weights::{ReadOptions, StateDict};
 
 /// Flags of `eval`.
 #[derive(Debug, clap::Args)]
@@ -17,9 +18,12 @@ pub struct Args {
     /// Architecture: cifar-resnet20/32/44/56/110 or resnet18/34/50/101/152 (torchvision names).
     #[arg(long)]
     arch: String,
-    /// The weights (safetensors).
+    /// The weights: safetensors or a torch.save checkpoint (.pth/.pt/.th/.bin, zip or legacy), recognised by content.
     #[arg(long, value_name = "FILE")]
     weights: PathBuf,
+    /// The checkpoint key holding the state dict (e.g. state_dict, model, ema), when several entries hold tensors.
+    #[arg(long, value_name = "KEY")]
+    weights_key: Option<String>,
     /// Folder with one sub-folder per class (sorted folder names are the class indices).
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
@@ -64,7 +68,9 @@ pub fn run(args: Args) -> Result<()> {
         .map(|(path, label)| fastvision::data::Item { label: vocab.index_of(label).unwrap_or(0) as u32, path })
         .collect();
     let device = crate::data_args::open_device(args.device)?;
-    let model = load(&args.arch, vocab.len(), &args.weights, &device)?;
+    let state = StateDict::read(&args.weights, &ReadOptions { key: args.weights_key.clone() })?;
+    println!("weights {}: {}, {} tensors", args.weights.display(), crate::convert::describe(&state), state.len());
+    let model = load(&args.arch, vocab.len(), &state, &device)?;
     let normalize = (!args.no_normalize).then(Normalize::imagenet);
     let config = LoaderConfig {
         batch_size: args.bs,
@@ -95,13 +101,11 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn load(arch: &str, n_classes: usize, weights: &std::path::Path, device: &candle::Device) -> Result<Classifier> {
-    let context = || format!("loading {} as {arch}", weights.display());
+fn load(arch: &str, n_classes: usize, state: &StateDict, device: &candle::Device) -> Result<Classifier> {
+    let context = || format!("loading {} as {arch}", state.path().display());
     if let Ok(cifar) = arch.parse::<CifarArch>() {
-        return Ok(Classifier::Cifar(
-            CifarResNet::from_safetensors(cifar, n_classes, weights, device).with_context(context)?,
-        ));
+        return Ok(Classifier::Cifar(CifarResNet::from_state(cifar, n_classes, state, device).with_context(context)?));
     }
     let imagenet: Arch = arch.parse().map_err(|_| anyhow::anyhow!("unknown --arch {arch:?}"))?;
-    Ok(Classifier::ImageNet(ResNet::from_safetensors(imagenet, n_classes, weights, device).with_context(context)?))
+    Ok(Classifier::ImageNet(ResNet::from_state(imagenet, n_classes, state, device).with_context(context)?))
 }

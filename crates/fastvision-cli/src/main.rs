@@ -4,6 +4,7 @@
 // This binary owns the terminal, so printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod convert;
 mod data_args;
 mod eval;
 mod gpu_check;
@@ -42,6 +43,8 @@ enum Command {
     /// Write a PNG grid of an augmented training batch with its labels.
     #[command(name = "show-batch")]
     ShowBatch(show_batch::Args),
+    /// Write a weight file (a PyTorch .pth/.th checkpoint, zip or legacy, or safetensors) as safetensors.
+    Convert(convert::Args),
     /// Check the CUDA path on this machine's GPU against the CPU (parity and speed), as one JSON report.
     #[command(name = "gpu-check")]
     GpuCheck(gpu_check::Args),
@@ -57,6 +60,7 @@ fn main() {
         Command::Summary(args) => summary::run(args),
         Command::ShowBatch(args) => show_batch::run(args),
         Command::GpuCheck(args) => gpu_check::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     if let Err(error) = result {
         if let Some(exit) = error.downcast_ref::<Exit>() {

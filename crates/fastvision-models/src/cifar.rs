@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use candle::{DType, Device, Tensor};
+use fastvision_weights::StateDict;
 
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
@@ -214,10 +215,18 @@ impl CifarResNet {
         Self::build(arch, n_classes, device, &mut Init::seeded(seed, 0x6369_6661))
     }
 
-    /// A model whose weights come from a safetensors file with akamaster's names (f32, f16 or bf16).
+    /// A model whose weights come from a file with akamaster's names (f32, f16 or bf16): safetensors or a PyTorch
+    /// checkpoint such as akamaster's own `.th`, detected by content (the name is kept for existing callers).
     pub fn from_safetensors(arch: CifarArch, n_classes: usize, path: &Path, device: &Device) -> Result<Self> {
         let model = Self::build(arch, n_classes, device, &mut Init::Zeros)?;
         model.load(path)?;
+        Ok(model)
+    }
+
+    /// A model whose weights come from `state`, read with the caller's [`fastvision_weights::ReadOptions`].
+    pub fn from_state(arch: CifarArch, n_classes: usize, state: &StateDict, device: &Device) -> Result<Self> {
+        let model = Self::build(arch, n_classes, device, &mut Init::Zeros)?;
+        model.load_state(state)?;
         Ok(model)
     }
 
@@ -262,9 +271,15 @@ impl CifarResNet {
         weights::named_tensors(&self.entries())
     }
 
-    /// Loads a safetensors file with akamaster's names (`module.` prefixes already removed).
+    /// Loads a weight file with akamaster's names, in any format fastvision-weights reads (DataParallel's
+    /// `module.` prefix is removed when every name has it). Nothing changes when it fails.
     pub fn load(&self, path: &Path) -> Result<()> {
         weights::load(&self.entries(), path, &self.arch.to_string(), &|name| Some(name.to_string()))
+    }
+
+    /// [`CifarResNet::load`] from tensors already read.
+    pub fn load_state(&self, state: &StateDict) -> Result<()> {
+        weights::load_state(&self.entries(), state, &self.arch.to_string(), &|name| Some(name.to_string()))
     }
 
     /// Saves every tensor under akamaster's names, atomically.

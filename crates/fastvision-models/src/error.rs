@@ -38,15 +38,10 @@ pub enum Error {
         /// The stored type.
         dtype: String,
     },
-    /// A file is not valid safetensors.
-    #[error("reading safetensors {path}: {source} (is it a .safetensors file, not a PyTorch .pth?)")]
-    Safetensors {
-        /// The file.
-        path: PathBuf,
-        /// The parser's error.
-        #[source]
-        source: safetensors::SafeTensorError,
-    },
+    /// A weight file could not be read: missing, damaged, not weights, or refused (fastvision-weights' error names
+    /// the file and says what it looks like).
+    #[error(transparent)]
+    Weights(fastvision_weights::Error),
     // parameter
     /// A constructor or method argument is out of range.
     #[error("invalid {name} = {value}: {reason}")]
@@ -67,14 +62,14 @@ pub enum Error {
         known: &'static str,
     },
     // I/O
-    /// A weight file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
+    /// The tensors could not be encoded as safetensors.
+    #[error("encoding {path} as safetensors: {source}")]
+    Safetensors {
+        /// The file being written.
         path: PathBuf,
-        /// The operating system's error.
+        /// The encoder's error.
         #[source]
-        source: std::io::Error,
+        source: safetensors::SafeTensorError,
     },
     /// A weight file could not be written.
     #[error("saving weights: {source}")]

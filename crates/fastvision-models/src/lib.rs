@@ -1,4 +1,5 @@
-//! torchvision-compatible ResNets, CIFAR ResNets and fastai's learner model for candle, loaded from safetensors.
+//! torchvision-compatible ResNets, CIFAR ResNets and fastai's learner model for candle, loaded from safetensors or
+//! PyTorch checkpoints.
 //!
 //! # Brief overview
 //! - [`VisionModel`]: fastai's `Sequential(create_body(arch), create_head(nf, n_classes))` with fastai's names
@@ -11,7 +12,9 @@
 //!
 //! BatchNorm runs in training mode when `forward_t(xs, true)` (batch statistics; running statistics updated with
 //! momentum 0.1 and the unbiased variance, like PyTorch) and uses the running statistics otherwise. Weight files
-//! may store f32, f16 or bf16; they are converted to the model's type, and a file that does not fit is an
+//! are safetensors or PyTorch checkpoints (zip or legacy `torch.save`), read by content through fastvision-weights
+//! (`load`, `load_body`; `load_state`, `load_body_state` take a `fastvision_weights::StateDict` read with chosen
+//! options). They may store f32, f16 or bf16, converted to the model's type, and a file that does not fit is an
 //! [`Error::StateMismatch`] listing every missing, unexpected and mismatched tensor.
 //!
 //! ```

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use candle::{DType, Device, Tensor};
+use fastvision_weights::StateDict;
 
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
@@ -291,10 +292,19 @@ impl ResNet {
         Self::build(arch, n_classes, dtype, device, &mut Init::seeded(seed, 0x7265_736e))
     }
 
-    /// A ResNet whose weights come from a torchvision-named safetensors file (f32, f16 or bf16, converted to f32).
+    /// A ResNet whose weights come from a torchvision-named file (f32, f16 or bf16, converted to f32): safetensors
+    /// or a PyTorch checkpoint such as torchvision's `resnet34-b627a593.pth`, detected by content (the name is kept
+    /// for existing callers).
     pub fn from_safetensors(arch: Arch, n_classes: usize, path: &Path, device: &Device) -> Result<Self> {
         let model = Self::build(arch, n_classes, DType::F32, device, &mut Init::Zeros)?;
         model.load(path)?;
+        Ok(model)
+    }
+
+    /// A ResNet whose weights come from `state`, read with the caller's [`fastvision_weights::ReadOptions`].
+    pub fn from_state(arch: Arch, n_classes: usize, state: &StateDict, device: &Device) -> Result<Self> {
+        let model = Self::build(arch, n_classes, DType::F32, device, &mut Init::Zeros)?;
+        model.load_state(state)?;
         Ok(model)
     }
 
@@ -347,10 +357,15 @@ impl ResNet {
         weights::named_tensors(&self.entries())
     }
 
-    /// Loads a torchvision-named safetensors file; every name and shape must fit (`num_batches_tracked` is
-    /// ignored). Nothing changes when it fails.
+    /// Loads a torchvision-named weight file, safetensors or a PyTorch checkpoint; every name and shape must fit
+    /// (`num_batches_tracked` is ignored). Nothing changes when it fails.
     pub fn load(&self, path: &Path) -> Result<()> {
         weights::load(&self.entries(), path, self.arch.name(), &|name| Some(name.to_string()))
+    }
+
+    /// [`ResNet::load`] from tensors already read.
+    pub fn load_state(&self, state: &StateDict) -> Result<()> {
+        weights::load_state(&self.entries(), state, self.arch.name(), &|name| Some(name.to_string()))
     }
 
     /// Saves every tensor under torchvision's names as safetensors, atomically.

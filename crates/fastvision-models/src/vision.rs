@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use candle::{DType, Device, Tensor};
 use fastvision_core::rng::Rng;
+use fastvision_weights::{ReadOptions, StateDict};
 
 use crate::cifar::{CifarArch, CifarBody, CifarNames};
 use crate::error::{Context, Error, Result};
@@ -433,17 +434,29 @@ impl VisionModel {
         weights::load(&self.entries(), path, &self.description(), &|name| Some(name.to_string()))
     }
 
+    /// [`VisionModel::load`] from tensors already read.
+    pub fn load_state(&self, state: &StateDict) -> Result<()> {
+        weights::load_state(&self.entries(), state, &self.description(), &|name| Some(name.to_string()))
+    }
+
     /// Loads only the body, keeping the new head: from a torchvision file (`conv1.*`, `layer1.*`...; `fc.*` is
     /// skipped), an akamaster CIFAR file (`conv1.*`, `layer1.*`...; `linear.*` is skipped) or a fastai file (`0.*`;
-    /// `1.*` is skipped).
+    /// `1.*` is skipped). The file may be safetensors or a PyTorch checkpoint (torchvision's `.pth`, a legacy
+    /// `.th`), detected by content.
     pub fn load_body(&self, path: &Path) -> Result<()> {
+        let state = StateDict::read(path, &ReadOptions::default()).map_err(Error::Weights)?;
+        self.load_body_state(&state)
+    }
+
+    /// [`VisionModel::load_body`] from tensors already read (with a chosen `--weights-key`, say).
+    pub fn load_body_state(&self, state: &StateDict) -> Result<()> {
         let mut out = Collector::default();
         self.body.collect(&mut out);
         let layout = match self.arch {
             Backbone::ResNet(_) => &TORCHVISION,
             Backbone::Cifar(_) => &AKAMASTER,
         };
-        weights::load(&out.entries, path, &format!("the {} body", self.arch), &|name| layout.to_body(name))
+        weights::load_state(&out.entries, state, &format!("the {} body", self.arch), &|name| layout.to_body(name))
     }
 
     /// Saves every tensor under fastai's names, atomically.

@@ -1,12 +1,12 @@
-//! Parameters and safetensors files: the `Param` list optimisers and freezing use, and loading (any float type,
-//! every misfit reported at once) and atomic saving under PyTorch's names.
+//! Parameters and weight files: the `Param` list optimisers and freezing use, and loading (safetensors or PyTorch
+//! checkpoints through fastvision-weights, any float type, every misfit reported at once) and atomic saving as
+//! safetensors under PyTorch's names.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use candle::safetensors::Load;
 use candle::{DType, Tensor, Var};
-use safetensors::{Dtype, SafeTensors};
+use fastvision_weights::{ReadOptions, StateDict};
 
 use crate::error::{Context, Error, MismatchReport, Result, ShapeMismatch};
 use crate::layers::{Entry, Role};
@@ -60,41 +60,51 @@ pub(crate) fn check_float(dtype: DType) -> Result<()> {
     }
 }
 
-/// Loads `path` into `entries`. `rename` maps a file name to the model's name, or `None` to skip it (a head when
-/// loading a body). Every name and shape is checked before anything is set, so a failed load changes nothing.
+/// Loads the weight file `path` (safetensors or a PyTorch checkpoint, detected by content) into `entries`.
 pub(crate) fn load(entries: &[Entry], path: &Path, model: &str, rename: &dyn Fn(&str) -> Option<String>) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|source| Error::Safetensors { path: path.into(), source })?;
+    let state = StateDict::read(path, &ReadOptions::default()).map_err(Error::Weights)?;
+    load_state(entries, &state, model, rename)
+}
+
+/// Loads `state` into `entries`. `rename` maps a file name to the model's name, or `None` to skip it (a head when
+/// loading a body). Every name and shape is checked before anything is set, so a failed load changes nothing.
+pub(crate) fn load_state(
+    entries: &[Entry],
+    state: &StateDict,
+    model: &str,
+    rename: &dyn Fn(&str) -> Option<String>,
+) -> Result<()> {
+    let path = state.path();
     let by_name: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
     let mut report = MismatchReport::default();
     let mut found = BTreeSet::new();
     let mut matched = Vec::new();
-    let mut file_tensors = file.tensors();
+    let mut file_tensors: Vec<&(String, Tensor)> = state.tensors().iter().collect();
     file_tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    for (file_name, view) in file_tensors {
+    for (file_name, tensor) in file_tensors {
         if file_name.ends_with("num_batches_tracked") {
             continue;
         }
-        let Some(name) = rename(&file_name) else { continue };
+        let Some(name) = rename(file_name) else { continue };
         let Some(entry) = by_name.get(name.as_str()) else {
-            report.unexpected.push((file_name, view.shape().to_vec()));
+            report.unexpected.push((file_name.clone(), tensor.dims().to_vec()));
             continue;
         };
         found.insert(name.clone());
-        if entry.var.dims() != view.shape() {
+        if entry.var.dims() != tensor.dims() {
             report.mismatched.push(ShapeMismatch {
                 name,
                 expected: entry.var.dims().to_vec(),
-                found: view.shape().to_vec(),
+                found: tensor.dims().to_vec(),
             });
-        } else if !matches!(view.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64) {
+        } else if check_float(tensor.dtype()).is_err() {
             return Err(Error::UnsupportedDtype {
                 path: path.into(),
-                name: file_name,
-                dtype: format!("{:?}", view.dtype()),
+                name: file_name.clone(),
+                dtype: format!("{:?}", tensor.dtype()),
             });
         } else {
-            matched.push((*entry, view));
+            matched.push((*entry, tensor));
         }
     }
     report.missing =
@@ -103,10 +113,10 @@ pub(crate) fn load(entries: &[Entry], path: &Path, model: &str, rename: &dyn Fn(
     if !report.is_empty() {
         return Err(Error::StateMismatch { path: path.to_path_buf(), model: model.to_string(), report });
     }
-    for (entry, view) in matched {
+    for (entry, tensor) in matched {
         let context = format!("loading {} from {}", entry.name, path.display());
-        let tensor = view.load(entry.var.device()).ctx(&context)?;
-        entry.var.set(&tensor.to_dtype(entry.var.dtype()).ctx(&context)?).ctx(&context)?;
+        let tensor = tensor.to_device(entry.var.device()).and_then(|t| t.to_dtype(entry.var.dtype())).ctx(&context)?;
+        entry.var.set(&tensor).ctx(&context)?;
     }
     Ok(())
 }

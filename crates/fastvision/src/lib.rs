@@ -40,7 +40,8 @@
 //! | [`data`] | fastvision-data | `DataBlock`, labellers, splitters, presizing loaders, `summary`, `show_batch` |
 //! | [`augment`] | fastvision-augment | the fused batch augmentation (CPU and CUDA) |
 //! | [`losses`] | fastvision-losses | fused cross-entropy and friends with their gradients |
-//! | [`models`] | fastvision-models | ResNets with torchvision names, fastai's head, safetensors |
+//! | [`models`] | fastvision-models | ResNets with torchvision names, fastai's head, weight loading |
+//! | [`weights`] | fastvision-weights | safetensors and PyTorch checkpoints read by content, never running code |
 //! | [`train`] | fastvision-train | `Learner`, `fit_one_cycle`, `fine_tune`, `lr_find`, freezing |
 //! | [`interpret`] | fastvision-interpret | confusion matrix, `most_confused`, top losses |
 //! | [`plot`] | fastvision-plot | PNG grids, line plots and heat maps |
@@ -57,6 +58,7 @@ pub use fastvision_models as models;
 pub use fastvision_ops as ops;
 pub use fastvision_plot as plot;
 pub use fastvision_train as train;
+pub use fastvision_weights as weights;
 
 /// The names a training script needs.
 pub mod prelude {

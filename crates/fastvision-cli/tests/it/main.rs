@@ -1,5 +1,7 @@
 //! Tests that run the `fastvision` binary as a user would: exit codes, printed output, files written.
 
+mod weights;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -17,13 +17,13 @@ use crate::common::{max_abs_diff, shared};
 /// Logits within this absolute error of the float64 reference (the README's "about 1e-4").
 const LOGIT_TOL: f64 = 1e-4;
 
-struct Reference {
+pub struct Reference {
     mean: [f32; 3],
     std: [f32; 3],
-    json: serde_json::Value,
+    pub json: serde_json::Value,
 }
 
-fn reference() -> Reference {
+pub fn reference() -> Reference {
     let text = std::fs::read_to_string(shared("weights/cifar-resnet/reference-logits.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let triple = |key: &str| -> [f32; 3] {
@@ -35,7 +35,7 @@ fn reference() -> Reference {
 }
 
 /// Pillow's pixels of the reference images, normalised into N×3×32×32.
-fn load_images(reference: &Reference) -> Tensor {
+pub fn load_images(reference: &Reference) -> Tensor {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/cifar20-pillow-pixels.safetensors");
     let pixels = candle::safetensors::load(path, &Device::Cpu).unwrap().remove("pixels").unwrap();
     assert_eq!(pixels.dims(), &[reference.json["images"].as_array().unwrap().len(), 32, 32, 3]);

@@ -7,4 +7,5 @@ mod common;
 mod fixtures;
 mod freeze;
 mod pooling;
+mod pytorch_formats;
 mod weights_io;

@@ -103,13 +103,18 @@ fn wrong_shapes_are_listed() {
 }
 
 #[test]
-fn not_safetensors_is_a_clear_error() {
+fn not_weights_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("model.pth");
-    std::fs::write(&path, b"PK\x03\x04 not a safetensors file").unwrap();
     let model = CifarResNet::new(CifarArch::ResNet20, 10, &Device::Cpu, 0).unwrap();
-    let err = model.load(&path).unwrap_err();
-    assert!(matches!(err, Error::Safetensors { .. }), "{err}");
+    // Detected by content: a damaged zip, whatever the extension, and an HTML page saved as .safetensors.
+    let zip = dir.path().join("model.safetensors");
+    std::fs::write(&zip, b"PK\x03\x04 not a real archive").unwrap();
+    let err = model.load(&zip).unwrap_err();
+    assert!(matches!(err, Error::Weights(fastvision_weights::Error::Zip { .. })), "{err}");
+    let html = dir.path().join("model.pth");
+    std::fs::write(&html, b"<!DOCTYPE html><html><title>Sign in</title></html>").unwrap();
+    let message = model.load(&html).unwrap_err().to_string();
+    assert!(message.contains("model.pth") && message.contains("an HTML page"), "{message}");
     let missing = model.load(&dir.path().join("absent.safetensors")).unwrap_err();
-    assert!(matches!(missing, Error::Read { .. }), "{missing}");
+    assert!(matches!(missing, Error::Weights(fastvision_weights::Error::Read { .. })), "{missing}");
 }

@@ -387,10 +387,11 @@ pub fn vision_learner_with(
     let Some((weights, source)) = pretrained.resolve(arch, &mut |_| {})? else {
         return Learner::new(dls, model, Box::new(CrossEntropyLossFlat::default()), metrics, config);
     };
-    model.load_body(&weights).map_err(|source| Error::Model {
-        context: format!("loading pretrained weights {}", weights.display()),
-        source,
-    })?;
+    let context = || format!("loading pretrained weights {}", weights.display());
+    let options = fastvision_weights::ReadOptions { key: pretrained.key().map(str::to_owned) };
+    let state = fastvision_weights::StateDict::read(&weights, &options)
+        .map_err(|source| Error::Model { context: context(), source: fastvision_models::Error::Weights(source) })?;
+    model.load_body_state(&state).map_err(|source| Error::Model { context: context(), source })?;
     let current = dls.train().batch_tfm();
     let tfm = BatchAugment::new(current.config().clone(), Some(Normalize::imagenet()))
         .map_err(|source| Error::Augment { context: "adding ImageNet normalisation".into(), source })?;

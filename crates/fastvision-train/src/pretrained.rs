@@ -44,6 +44,14 @@ impl Pretrained {
         !matches!(self, Self::No)
     }
 
+    /// The wrapper entry to read from the weights file (`--weights-key`), if one was chosen.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::File { key, .. } => key.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The weights file for `arch` and how exports name it, fetching torchvision's file when needed
     /// (`progress` sees the download and the hash check); `None` for [`Pretrained::No`].
     pub fn resolve(&self, arch: Backbone, progress: &mut dyn FnMut(Progress)) -> Result<Option<(PathBuf, String)>> {

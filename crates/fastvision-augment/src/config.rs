@@ -1,5 +1,6 @@
 //! What to augment and how: [`AugConfig`] (fastai's `aug_transforms` arguments) and [`Normalize`].
 
+use fastvision_core::limits::MAX_IMAGE_SIDE;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -94,6 +95,7 @@ pub struct AugConfig {
     /// Probability of each of brightness and contrast.
     pub p_lighting: f64,
     /// Output side; `None` keeps the input size. With `min_scale < 1` the output comes from a random resized crop.
+    /// At most `fastvision_core::limits::MAX_IMAGE_SIDE` (8192 px).
     pub size: Option<usize>,
     /// Smallest crop area fraction of the random resized crop (ratio 1:1); 1 means no crop (fastai: the affine
     /// transform then resizes the whole image to `size`).
@@ -169,6 +171,7 @@ impl AugConfig {
         check("min_scale", self.min_scale, self.min_scale > 0.0 && self.min_scale <= 1.0, "in (0, 1]")?;
         if let Some(size) = self.size {
             check("size", size as f64, size > 0, "at least 1 pixel")?;
+            check_side("size", size)?;
         } else if self.min_scale != 1.0 {
             check("min_scale", self.min_scale, false, "1 when size is None (a random resized crop needs a size)")?;
         }
@@ -179,6 +182,20 @@ impl AugConfig {
     pub fn has_random_resized_crop(&self) -> bool {
         self.min_scale != 1.0 && self.size.is_some()
     }
+}
+
+/// An output side above [`MAX_IMAGE_SIDE`] is refused before any batch of that size is allocated.
+fn check_side(name: &'static str, side: usize) -> Result<()> {
+    if side <= MAX_IMAGE_SIDE {
+        return Ok(());
+    }
+    Err(Error::OverLimit {
+        name,
+        value: side as u64,
+        limit: MAX_IMAGE_SIDE as u64,
+        unit: "px per side",
+        hint: "fastai trains at 224 px (the limit is fastvision_core::limits::MAX_IMAGE_SIDE)",
+    })
 }
 
 fn check(name: &'static str, value: f64, ok: bool, expected: &'static str) -> Result<()> {

@@ -48,6 +48,20 @@ pub enum Error {
         /// What the value must be.
         expected: &'static str,
     },
+    /// A size is above the limit that keeps a typo from exhausting memory.
+    #[error("augmentation parameter {name} = {value} is above the limit of {limit} {unit}; {hint}")]
+    OverLimit {
+        /// The field's name.
+        name: &'static str,
+        /// The value given.
+        value: u64,
+        /// The largest value accepted.
+        limit: u64,
+        /// The unit of both.
+        unit: &'static str,
+        /// Where the limit comes from and what to do.
+        hint: &'static str,
+    },
     // unsupported
     /// The batch is beyond what the CUDA kernel takes.
     #[error("the CUDA kernel cannot take {what} (augment on the CPU instead)")]

@@ -72,18 +72,11 @@ pub fn run(args: Args) -> Result<()> {
     println!("weights {}: {}, {} tensors", args.weights.display(), crate::convert::describe(&state), state.len());
     let model = load(&args.arch, vocab.len(), &state, &device)?;
     let normalize = (!args.no_normalize).then(Normalize::imagenet);
-    let config = LoaderConfig {
-        batch_size: args.bs,
-        train: false,
-        seed: 0,
-        item_tfm: ItemTransform::Resize(Resize { height: args.size, width: args.size, method: ResizeMethod::Squish }),
-        decode_limits: Default::default(),
-        on_bad_item: Default::default(),
-        prefetch: 2,
-        device,
-    };
+    let item_tfm = ItemTransform::Resize(Resize { height: args.size, width: args.size, method: ResizeMethod::Squish });
+    let config = LoaderConfig { device, ..LoaderConfig::new(args.bs, item_tfm) };
     let n_items = items.len();
-    let loader = DataLoader::new(items, config, BatchAugment::identity(normalize)?)?;
+    let loader = DataLoader::new(items, config, BatchAugment::identity(normalize)?)
+        .with_context(|| format!("--bs {} --size {}", args.bs, args.size))?;
     println!("{} images in {} classes ({}), {}", n_items, vocab.len(), vocab.classes().join(", "), args.arch);
     let (start, mut correct, mut seen) = (Instant::now(), 0usize, 0usize);
     for batch in loader.epoch(0) {

@@ -34,7 +34,7 @@ pub fn run(args: Args) -> Result<()> {
     let learner = load_learner(&args.model, &device).with_context(|| format!("loading {}", args.model.display()))?;
     let vocab = learner.meta.vocab.clone();
     let source = args.data.source()?;
-    let datasets = args.data.datablock(&source, None, &device)?.datasets(&source.dir)?;
+    let datasets = args.data.datablock_for_run(&source, None, &device, &args.out)?.datasets(&source.dir)?;
     if let Some(first) = datasets.errors.first() {
         anyhow::bail!("{} files could not be labelled, e.g. {}", datasets.errors.len(), first.message);
     }

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// The file that marks a folder as a fastvision run (so a swap never replaces a folder of the user's).
-pub const MARKER: &str = ".fastvision-run";
+use fastvision::core::fs::{is_output_dir, mark_output_dir, OUTPUT_MARKER};
 
 /// What to do with what a previous run left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +61,8 @@ impl RunDir {
             Start::Fresh | Start::Overwrite => remove_dir_if_present(&staging)?,
         }
         std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
-        fastvision::core::fs::atomic_write_bytes(&staging.join(MARKER), b"fastvision train output\n")?;
+        // The marker says "a run's outputs": listings skip the folder, and a later run may replace it.
+        mark_output_dir(&staging)?;
         Ok(Self { out: out.to_path_buf(), staging, _lock: lock })
     }
 
@@ -96,9 +96,11 @@ impl RunDir {
     }
 }
 
-/// `out` may be replaced only when it is absent, empty, or a fastvision run.
+/// `out` may be replaced only when it is absent, empty, or a fastvision run (marked, or an older run's folder
+/// with its exported model's description).
 fn check_replaceable(out: &Path) -> Result<()> {
-    if !out.exists() || out.join(MARKER).is_file() {
+    let older_run = || std::fs::read_to_string(out.join("model.json")).is_ok_and(|t| t.contains("fastvision-export"));
+    if !out.exists() || is_output_dir(out) || older_run() {
         return Ok(());
     }
     if !out.is_dir() {
@@ -107,7 +109,7 @@ fn check_replaceable(out: &Path) -> Result<()> {
     let empty = fastvision::core::fs::list_sorted(out).map(|e| e.is_empty()).unwrap_or(false);
     if !empty {
         bail!(
-            "--out {} holds files that are not a fastvision run (no {MARKER}); a run replaces its --out folder \
+            "--out {} holds files that are not a fastvision run (no {OUTPUT_MARKER}); a run replaces its --out folder \
              whole, so choose a new or empty folder",
             out.display()
         );

@@ -26,7 +26,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let source = args.data.source()?;
     let bs = args.data.bs.min(args.nrows * args.ncols).max(1);
-    let block = args.data.datablock(&source, None, &args.data.device()?)?;
+    // With `--data .` the grid lands in the data folder: it is never read back as an image.
+    let block = args.data.datablock_excluding(&source, None, &args.data.device()?, &[&args.out])?;
     let dls = block.dataloaders(&source.dir, bs).context("building the data loaders")?;
     dls.show_batch(args.nrows, args.ncols, &args.out)?;
     println!("wrote {}", display(&args.out));

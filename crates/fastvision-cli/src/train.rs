@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<()> {
     check_or_record_flags(&args, &run)?;
     let source = args.data.source()?;
     let pretrained = choose_pretrained(&args, arch, &source)?;
-    let block = args.data.datablock(&source, None, &args.data.device()?)?;
+    let block = args.data.datablock_for_run(&source, None, &args.data.device()?, &args.out)?;
     let summary = block.summary(&source.dir, 4);
     if !summary.is_ok() {
         println!("{summary}");

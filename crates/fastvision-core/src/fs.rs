@@ -63,5 +63,25 @@ pub fn atomic_write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     atomic_write(path, |w| w.write_all(bytes))
 }
 
+/// The file that marks a folder as a fastvision run's output: listings (`get_image_files`) never enter a folder
+/// that holds it, so a second run with `--data .` does not train on the first run's plots and models.
+pub const OUTPUT_MARKER: &str = ".fastvision-output";
+
+/// Creates `dir` if needed and marks it as a run's output folder with [`OUTPUT_MARKER`] (written atomically;
+/// an existing marker is kept).
+pub fn mark_output_dir(dir: &Path) -> Result<()> {
+    let marker = dir.join(OUTPUT_MARKER);
+    if marker.is_file() {
+        return Ok(());
+    }
+    let text = "This folder holds the outputs of a fastvision run; fastvision never lists it as training data.\n";
+    atomic_write_bytes(&marker, text.as_bytes())
+}
+
+/// Whether `dir` holds [`OUTPUT_MARKER`].
+pub fn is_output_dir(dir: &Path) -> bool {
+    dir.join(OUTPUT_MARKER).is_file()
+}
+
 #[cfg(test)]
 mod tests;

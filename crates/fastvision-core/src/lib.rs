@@ -5,7 +5,9 @@
 //! - [`ImageBatch`]: a collated batch (u8 or float images, targets, item ids) as candle tensors.
 //! - [`Preds`]: per-item probabilities, targets and losses, the hand-off from training to interpretation.
 //! - [`rng::Rng`]: a small seeded generator, so every random choice derives from the run's seed.
-//! - [`fs`]: sorted directory listing and atomic writes, so splits are reproducible and nothing is left half-written.
+//! - [`fs`]: sorted directory listing and atomic writes, so splits are reproducible and nothing is left half-written;
+//!   [`fs::mark_output_dir`] marks a run's output folder so that no listing reads it back as data.
+//! - [`limits`]: the image-side and batch-size limits every crate checks before it allocates.
 //! - [`DeviceChoice`]: the one device switch (`auto`, `cpu`, `cuda[:N]`) every command's `--device` parses.
 //! - [`bench::Report`]: the table and JSON every `cargo xtask bench NAME` prints.
 //!
@@ -21,6 +23,7 @@ pub mod bench;
 pub mod device;
 mod error;
 pub mod fs;
+pub mod limits;
 mod preds;
 pub mod rng;
 mod vocab;

@@ -10,7 +10,7 @@ use fastvision_core::Vocab;
 
 use crate::category::{encode, CategoryBlock};
 use crate::decode::DecodeLimits;
-use crate::files::get_image_files;
+use crate::files::{check_not_empty, FileFilter, Listing};
 use crate::label::Labeller;
 use crate::loader::{DataLoader, Item, LoaderConfig, OnBadItem};
 use crate::resize::ItemTransform;
@@ -18,6 +18,13 @@ use crate::split::Splitter;
 use crate::{DataLoaders, Error, Result};
 
 type GetItemsFn = dyn Fn(&Path) -> Result<Vec<PathBuf>> + Send + Sync;
+
+/// How a block lists its items: `get_image_files` with a filter, or the caller's function.
+#[derive(Clone)]
+enum GetItems {
+    ImageFiles(FileFilter),
+    Custom { name: String, f: Arc<GetItemsFn> },
+}
 
 /// A problem with one item, found while listing or labelling; `summary` prints every one of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +57,7 @@ pub struct Datasets {
 /// Build it with [`DataBlock::builder`]; it checks its parameters when built.
 #[derive(Clone)]
 pub struct DataBlock {
-    get_items: Arc<GetItemsFn>,
-    get_items_name: String,
+    get_items: GetItems,
     labeller: Labeller,
     splitter: Splitter,
     category: CategoryBlock,
@@ -66,8 +72,7 @@ pub struct DataBlock {
 /// The settings of a block under construction (everything but the labeller and the batch transform).
 #[derive(Clone)]
 struct DataBlockFields {
-    get_items: Arc<GetItemsFn>,
-    get_items_name: String,
+    get_items: GetItems,
     splitter: Splitter,
     category: CategoryBlock,
     item_tfm: ItemTransform,
@@ -83,6 +88,7 @@ pub struct DataBlockBuilder {
     block: DataBlockFields,
     labeller: Option<Labeller>,
     batch_tfm: Option<BatchAugment>,
+    exclude: Vec<PathBuf>,
 }
 
 impl DataBlock {
@@ -90,8 +96,7 @@ impl DataBlock {
     /// augmentation (only u8→float), the CPU.
     pub fn builder() -> DataBlockBuilder {
         let block = DataBlockFields {
-            get_items: Arc::new(get_image_files),
-            get_items_name: "get_image_files".into(),
+            get_items: GetItems::ImageFiles(FileFilter::default()),
             splitter: Splitter::random(0.2, 42),
             category: CategoryBlock::new(),
             item_tfm: ItemTransform::resize(460),
@@ -100,7 +105,7 @@ impl DataBlock {
             decode_limits: DecodeLimits::default(),
             device: Device::Cpu,
         };
-        DataBlockBuilder { block, labeller: None, batch_tfm: None }
+        DataBlockBuilder { block, labeller: None, batch_tfm: None, exclude: Vec::new() }
     }
 
     /// The labeller.
@@ -125,12 +130,42 @@ impl DataBlock {
 
     /// The listing function's name, for summaries.
     pub fn get_items_name(&self) -> &str {
-        &self.get_items_name
+        match &self.get_items {
+            GetItems::ImageFiles(_) => "get_image_files",
+            GetItems::Custom { name, .. } => name,
+        }
     }
 
     /// Lists the files under `path` with `get_items`.
     pub fn get_items(&self, path: &Path) -> Result<Vec<PathBuf>> {
-        (self.get_items)(path)
+        Ok(self.list_items(path)?.files)
+    }
+
+    /// Lists the files under `path` with `get_items`, with what the listing skipped and why (a custom
+    /// `get_items` skips nothing). No files is an error ([`Error::NoImages`] for `get_image_files`).
+    pub fn list_items(&self, path: &Path) -> Result<Listing> {
+        match &self.get_items {
+            GetItems::ImageFiles(filter) => {
+                let listing = filter.list(path)?;
+                check_not_empty(path, &listing)?;
+                Ok(listing)
+            }
+            GetItems::Custom { f, .. } => Ok(Listing { files: f(path)?, skipped: Vec::new() }),
+        }
+    }
+
+    /// The config of this block's training (`train = true`) or validation loader with `batch_size` items per
+    /// batch: the one constructor behind [`DataBlock::dataloaders`] and [`DataBlock::summary`], so the summary
+    /// decodes with the seed, limits and bad-item policy of training.
+    pub fn loader_config(&self, batch_size: usize, train: bool) -> LoaderConfig {
+        LoaderConfig {
+            train,
+            seed: self.seed,
+            decode_limits: self.decode_limits,
+            on_bad_item: self.on_bad_item,
+            device: self.device.clone(),
+            ..LoaderConfig::new(batch_size, self.item_tfm)
+        }
     }
 
     /// Lists, labels and splits the items under `path`. Files that cannot be labelled are collected in
@@ -173,18 +208,8 @@ impl DataBlock {
     pub fn dataloaders(&self, path: &Path, batch_size: usize) -> Result<DataLoaders> {
         let datasets = self.datasets(path)?;
         check_datasets(&datasets)?;
-        let config = |train| LoaderConfig {
-            batch_size,
-            train,
-            seed: self.seed,
-            item_tfm: self.item_tfm,
-            decode_limits: self.decode_limits,
-            on_bad_item: self.on_bad_item,
-            prefetch: 2,
-            device: self.device.clone(),
-        };
-        let train = DataLoader::new(datasets.train, config(true), self.batch_tfm.clone())?;
-        let valid = DataLoader::new(datasets.valid, config(false), self.batch_tfm.clone())?;
+        let train = DataLoader::new(datasets.train, self.loader_config(batch_size, true), self.batch_tfm.clone())?;
+        let valid = DataLoader::new(datasets.valid, self.loader_config(batch_size, false), self.batch_tfm.clone())?;
         if train.n_batches() == 0 {
             return Err(Error::Parameter {
                 name: "batch_size",
@@ -218,10 +243,19 @@ pub(crate) fn check_datasets(datasets: &Datasets) -> Result<()> {
 }
 
 impl DataBlockBuilder {
-    /// How items are listed (default: `get_image_files`).
+    /// How items are listed (default: `get_image_files`). Exclusions ([`DataBlockBuilder::exclude`]) apply to
+    /// the default only: a custom function does its own listing.
     pub fn get_items(mut self, name: &str, f: impl Fn(&Path) -> Result<Vec<PathBuf>> + Send + Sync + 'static) -> Self {
-        self.block.get_items = Arc::new(f);
-        self.block.get_items_name = name.into();
+        self.block.get_items = GetItems::Custom { name: name.into(), f: Arc::new(f) };
+        self
+    }
+
+    /// A file or folder `get_image_files` never lists nor enters, e.g. the run's output folder or the download
+    /// cache, so a run over `.` does not read its own outputs back as data. It need not exist yet; a folder that
+    /// contains the listed folder is ignored (the caller named that one). `Err` at [`DataBlockBuilder::build`]
+    /// with a custom `get_items`, which would not apply it.
+    pub fn exclude(mut self, path: impl Into<PathBuf>) -> Self {
+        self.exclude.push(path.into());
         self
     }
 
@@ -294,10 +328,20 @@ impl DataBlockBuilder {
             Some(batch_tfm) => batch_tfm,
             None => BatchAugment::identity(None).map_err(Error::Augment)?,
         };
-        let f = self.block;
+        let mut f = self.block;
+        match &mut f.get_items {
+            GetItems::ImageFiles(filter) => filter.exclude.extend(self.exclude),
+            GetItems::Custom { name, .. } if !self.exclude.is_empty() => {
+                return Err(Error::Parameter {
+                    name: "exclude",
+                    value: format!("{:?}", self.exclude),
+                    expected: format!("no exclusions with the custom get_items {name:?} (leave them out in it)"),
+                });
+            }
+            GetItems::Custom { .. } => {}
+        }
         Ok(DataBlock {
             get_items: f.get_items,
-            get_items_name: f.get_items_name,
             labeller,
             splitter: f.splitter,
             category: f.category,
@@ -314,7 +358,7 @@ impl DataBlockBuilder {
 impl fmt::Debug for DataBlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DataBlock")
-            .field("get_items", &self.get_items_name)
+            .field("get_items", &self.get_items_name())
             .field("get_y", &self.labeller)
             .field("splitter", &self.splitter)
             .field("item_tfms", &self.item_tfm)

@@ -8,20 +8,31 @@ use std::path::PathBuf;
 pub enum Error {
     // ---- the input (files, names, labels)
     /// A file could not be decoded as an image.
-    #[error("cannot decode {path}: {reason} (is it an image? run `summary` to list every bad file)")]
+    #[error(
+        "cannot decode {path}: {reason} (is it an image? `fastvision summary --all` or `DataBlock::summary_all` \
+         lists every bad file)"
+    )]
     Decode {
         /// The file.
         path: PathBuf,
         /// Why decoding failed.
         reason: String,
     },
-    /// An image is larger than the decode limits allow.
-    #[error("{path} is too large to decode ({reason}); resize it or raise `DecodeLimits`")]
+    /// An image is larger than the decode limits allow; nothing of its size was allocated.
+    #[error("{path} is too large to decode: {reason}")]
     TooLarge {
         /// The file.
         path: PathBuf,
-        /// What limit was hit.
+        /// Its size, the limit it is over, and how to raise that limit.
         reason: String,
+    },
+    /// A path that should be an image file is something else; reading a FIFO or a device could block forever.
+    #[error("{path} is a {kind}, not a regular file, so it is not read (a FIFO or a device could block); remove it")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// "FIFO", "socket", "block device", "character device", "folder".
+        kind: &'static str,
     },
     /// The folder holds no image files.
     #[error("no image files found under {path} (looked for {extensions}); is this the right folder?")]
@@ -91,6 +102,21 @@ pub enum Error {
         value: String,
         /// What it must be.
         expected: String,
+    },
+    /// A batch would be larger than [`fastvision_core::limits::MAX_BATCH_BYTES`].
+    #[error(
+        "batch_size = {batch_size}: a batch of {batch_size} images ({per_image}) needs {bytes}, more than the \
+         limit of {limit} per batch; lower the batch size or the image sizes"
+    )]
+    BatchTooLarge {
+        /// The batch size asked for.
+        batch_size: usize,
+        /// What one image takes, e.g. "3×460×460 u8 presized + 3×224×224 F32 transformed = 1.2 MB".
+        per_image: String,
+        /// The batch's size, for people.
+        bytes: String,
+        /// The limit, for people.
+        limit: String,
     },
     /// The label regex does not compile.
     #[error("invalid label regex {pattern:?}: {source}")]

@@ -16,10 +16,10 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use image::metadata::Orientation;
-use image::{DynamicImage, RgbImage};
+use image::{ColorType, DynamicImage, RgbImage};
 use mozjpeg_sys as ffi;
 
-use crate::decode::DecodeLimits;
+use crate::decode::{within_sides, DecodeLimits, Header};
 use crate::{Error, Result};
 
 /// Whether `bytes` start like a JPEG (SOI followed by a marker): the same test `image` uses to guess the format.
@@ -28,9 +28,14 @@ pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
 }
 
 /// Decodes the JPEG `bytes` of `path` to RGB8 with libjpeg-turbo (ISLOW IDCT, fancy upsampling), applying the EXIF
-/// orientation.
-pub(crate) fn decode(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage> {
-    let decoded = match catch_unwind(AssertUnwindSafe(|| decode_unwinding(bytes, limits))) {
+/// orientation; `admit` sees the header before any pixel buffer is allocated (see `decode::decode_admitted`).
+pub(crate) fn decode<T>(
+    path: &Path,
+    bytes: &[u8],
+    limits: DecodeLimits,
+    admit: impl FnOnce(&Header) -> std::result::Result<T, String>,
+) -> Result<(RgbImage, T)> {
+    let decoded = match catch_unwind(AssertUnwindSafe(|| decode_unwinding(bytes, limits, admit))) {
         Ok(decoded) => decoded,
         Err(payload) => match payload.downcast::<LibjpegError>() {
             Ok(error) => Err(Refusal::Corrupt(error.0)),
@@ -38,16 +43,16 @@ pub(crate) fn decode(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<
             Err(payload) => resume_unwind(payload),
         },
     };
-    let (image, orientation) = decoded.map_err(|refusal| match refusal {
+    let (image, orientation, admitted) = decoded.map_err(|refusal| match refusal {
         Refusal::Corrupt(reason) => Error::Decode { path: path.into(), reason },
         Refusal::TooLarge(reason) => Error::TooLarge { path: path.into(), reason },
     })?;
     if orientation == Orientation::NoTransforms {
-        return Ok(image);
+        return Ok((image, admitted));
     }
     let mut image = DynamicImage::ImageRgb8(image);
     image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok((image.into_rgb8(), admitted))
 }
 
 /// Why a file was not decoded, before the path is attached.
@@ -104,7 +109,11 @@ const APP1: c_int = 0xE1;
 const JMSG_LENGTH_MAX: usize = 200;
 
 /// The decode proper; libjpeg errors unwind out of it with a [`LibjpegError`].
-fn decode_unwinding(bytes: &[u8], limits: DecodeLimits) -> std::result::Result<(RgbImage, Orientation), Refusal> {
+fn decode_unwinding<T>(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    admit: impl FnOnce(&Header) -> std::result::Result<T, String>,
+) -> std::result::Result<(RgbImage, Orientation, T), Refusal> {
     let mut d = Decompressor::new();
     let cinfo = &mut *d.cinfo;
     // SAFETY: `cinfo` is a created decompressor whose error manager unwinds on fatal errors; `bytes` outlives it
@@ -117,26 +126,22 @@ fn decode_unwinding(bytes: &[u8], limits: DecodeLimits) -> std::result::Result<(
         ffi::jpeg_read_header(cinfo, 1);
 
         let (width, height) = (cinfo.image_width, cinfo.image_height);
-        if width > limits.max_side || height > limits.max_side {
-            return Err(Refusal::TooLarge(format!(
-                "{width}×{height} pixels, more than the {} px per side allowed",
-                limits.max_side
-            )));
-        }
-        // The RGB output, plus for progressive (multi-scan) files the whole-image DCT coefficient buffer
-        // (2 bytes per sample per component, at most).
-        let pixels = width as u64 * height as u64;
-        let coefficients =
-            if jpeg_has_multiple_scans(cinfo) != 0 { pixels * 2 * cinfo.num_components.max(0) as u64 } else { 0 };
-        let needed = pixels * 3 + coefficients;
-        if needed > limits.max_alloc_bytes {
-            return Err(Refusal::TooLarge(format!(
-                "{width}×{height} pixels need about {needed} bytes, more than the {} allowed",
-                limits.max_alloc_bytes
-            )));
-        }
-
+        within_sides(width, height, limits).map_err(Refusal::TooLarge)?;
+        // The saved APP1 markers are complete once the header is read.
+        let orientation = exif_orientation(cinfo);
         let cmyk = matches!(cinfo.jpeg_color_space, ffi::J_COLOR_SPACE::JCS_CMYK | ffi::J_COLOR_SPACE::JCS_YCCK);
+        // CMYK comes out as 4 bytes per pixel and is then converted to RGB.
+        let (color, converted) = if cmyk { (ColorType::Rgba8, true) } else { (ColorType::Rgb8, false) };
+        let mut header = Header::new(width, height, color, orientation, converted);
+        // Progressive (multi-scan) files also keep the whole-image DCT coefficients (2 bytes per sample per
+        // component, at most).
+        if jpeg_has_multiple_scans(cinfo) != 0 {
+            let coefficients = width as u64 * height as u64 * 2 * cinfo.num_components.max(0) as u64;
+            header.bytes = header.bytes.saturating_add(coefficients);
+            header.what.push_str(" + the progressive coefficients");
+        }
+        let admitted = admit(&header).map_err(Refusal::TooLarge)?;
+
         // Pillow's settings (libjpeg's defaults, set explicitly so they cannot drift).
         cinfo.out_color_space = if cmyk { ffi::J_COLOR_SPACE::JCS_CMYK } else { ffi::J_COLOR_SPACE::JCS_RGB };
         cinfo.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
@@ -165,13 +170,12 @@ fn decode_unwinding(bytes: &[u8], limits: DecodeLimits) -> std::result::Result<(
                 return Err(Refusal::Corrupt("libjpeg stopped before the last row".into()));
             }
         }
-        let orientation = exif_orientation(cinfo);
         ffi::jpeg_finish_decompress(cinfo);
 
         let rgb = if cmyk { cmyk_to_rgb(&out) } else { out };
         let image = RgbImage::from_raw(w as u32, h as u32, rgb)
             .ok_or_else(|| Refusal::Corrupt("libjpeg returned fewer pixels than its header announced".into()))?;
-        Ok((image, orientation))
+        Ok((image, orientation, admitted))
     }
 }
 

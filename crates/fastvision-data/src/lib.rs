@@ -4,7 +4,8 @@
 //! # Brief overview
 //! - [`DataBlock`] (built with [`DataBlock::builder`]) says how to get items ([`get_image_files`]), label them
 //!   ([`Labeller`]), split them ([`Splitter`]), presize them ([`ItemTransform`]) and augment batches
-//!   (`fastvision_augment::BatchAugment`). [`DataBlock::summary`] walks one item through every step.
+//!   (`fastvision_augment::BatchAugment`). [`DataBlock::summary`] walks one item through every step, and
+//!   [`DataBlock::summary_all`] decodes every file.
 //! - [`DataLoaders`] holds the training and validation [`DataLoader`]s: decode and presize in parallel (rayon),
 //!   prefetched in a background thread, collated to u8 N×3×H×W tensors, then batch-transformed to float.
 //! - [`DataLoaders::show_batch`] writes a PNG grid of a batch with its labels.
@@ -25,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod budget;
 mod category;
 mod datablock;
 mod dataloaders;
@@ -45,7 +47,7 @@ pub use datablock::{DataBlock, DataBlockBuilder, Datasets, ItemError};
 pub use dataloaders::DataLoaders;
 pub use decode::{decode_rgb, DecodeLimits};
 pub use error::{Error, Result};
-pub use files::{get_files, get_image_files, IMAGE_EXTENSIONS};
+pub use files::{get_files, get_image_files, FileFilter, Listing, SkipReason, Skipped, IMAGE_EXTENSIONS};
 pub use label::Labeller;
 pub use loader::{DataLoader, Epoch, Item, LoaderConfig, OnBadItem, PresizedBatch};
 pub use resize::{to_chw, ItemTransform, PadMode, RandomResizedCrop, Resize, ResizeMethod};

@@ -1,5 +1,9 @@
 //! `DataLoader`: seeded shuffling, parallel decode + presize with rayon, collation to candle tensors, the batch
 //! transform, and a background thread that prefetches so the consumer does not wait.
+//!
+//! Memory is bounded before it is allocated: a batch by [`MAX_BATCH_BYTES`] (checked when the loader is made),
+//! each image by its header against [`DecodeLimits::max_alloc_bytes`], and the decodes in flight together by
+//! [`DecodeLimits::max_in_flight_bytes`].
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -7,12 +11,14 @@ use std::thread::JoinHandle;
 
 use candle::{Device, Tensor};
 use crossbeam_channel::{bounded, Receiver};
-use fastvision_augment::BatchAugment;
+use fastvision_augment::{BatchAugment, Resampling};
+use fastvision_core::limits::{human_bytes, MAX_BATCH_BYTES};
 use fastvision_core::rng::Rng;
 use fastvision_core::ImageBatch;
 use rayon::prelude::*;
 
-use crate::decode::{decode_rgb, DecodeLimits};
+use crate::budget::DecodeBudget;
+use crate::decode::{decode_admitted, within_limit, DecodeLimits};
 use crate::error::candle_err;
 use crate::resize::{to_chw, ItemTransform};
 use crate::{Error, Result};
@@ -36,7 +42,8 @@ pub enum OnBadItem {
     Skip,
 }
 
-/// Everything a loader needs besides its items.
+/// Everything a loader needs besides its items. A `DataBlock` makes its loaders' configs with
+/// `DataBlock::loader_config`, so its summary and its loaders decode with the same settings.
 #[derive(Debug, Clone)]
 pub struct LoaderConfig {
     /// Items per batch.
@@ -57,12 +64,73 @@ pub struct LoaderConfig {
     pub device: Device,
 }
 
+impl LoaderConfig {
+    /// A validation-style config: `batch_size` items per batch presized by `item_tfm`, in order, seed 42,
+    /// default [`DecodeLimits`], stop on a bad item, two batches prefetched, on the CPU.
+    pub fn new(batch_size: usize, item_tfm: ItemTransform) -> Self {
+        Self {
+            batch_size,
+            train: false,
+            seed: 42,
+            item_tfm,
+            decode_limits: DecodeLimits::default(),
+            on_bad_item: OnBadItem::Stop,
+            prefetch: 2,
+            device: Device::Cpu,
+        }
+    }
+
+    /// Checks the config with the batch transform it feeds: a batch size of at least 1, a valid item transform,
+    /// and a batch (presized u8 images plus the transformed ones) within [`MAX_BATCH_BYTES`] (2 GiB).
+    pub fn validate(&self, batch_tfm: &BatchAugment) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Parameter { name: "batch_size", value: "0".into(), expected: "at least 1".into() });
+        }
+        self.item_tfm.validate()?;
+        let (h, w) = self.item_tfm.output_size();
+        let (out_h, out_w) = batch_tfm.output_size(h, w);
+        let config = batch_tfm.config();
+        let dtype = config.output_dtype.dtype();
+        let elem = dtype.size_in_bytes() as u128;
+        let (presized, transformed) = (h as u128 * w as u128, out_h as u128 * out_w as u128);
+        let mut per_image = 3 * presized + 3 * transformed * elem;
+        let mut what = format!("3×{h}×{w} u8 presized + 3×{out_h}×{out_w} {dtype:?} transformed");
+        if config.resampling == Resampling::Fastai {
+            per_image += 3 * presized * 4;
+            what.push_str(&format!(" + 3×{h}×{w} F32 for fastai's passes"));
+        }
+        let bytes = per_image.saturating_mul(self.batch_size as u128);
+        if bytes <= MAX_BATCH_BYTES as u128 {
+            return Ok(());
+        }
+        let human = |b: u128| human_bytes(u64::try_from(b).unwrap_or(u64::MAX));
+        Err(Error::BatchTooLarge {
+            batch_size: self.batch_size,
+            per_image: format!("{what} = {} each", human(per_image)),
+            bytes: human(bytes),
+            limit: human_bytes(MAX_BATCH_BYTES),
+        })
+    }
+}
+
 /// Iterates over one split in batches.
+///
+/// # Memory
+/// The item stage decodes and presizes a batch's items in parallel (one per rayon thread, `RAYON_NUM_THREADS`).
+/// Before an image is decoded, its header gives its peak: the decoded pixels, the conversion to 8-bit RGB, and
+/// the item transform's crop or pad canvas and output. An image whose peak is over
+/// [`DecodeLimits::max_alloc_bytes`] (default 1 GiB) is an [`Error::TooLarge`] naming it, or with
+/// [`OnBadItem::Skip`] is left out and counted; nothing of its size is allocated. The others wait for their
+/// share of [`DecodeLimits::max_in_flight_bytes`] (default 2 GiB), so the full-size decodes held at once total
+/// at most `max(max_in_flight_bytes, max_alloc_bytes)` whatever the thread count (plus the compressed bytes
+/// being read, at most one file per thread). A batch is at most [`MAX_BATCH_BYTES`], and an epoch holds at most
+/// `prefetch` finished batches besides the one being built and the one in use.
 #[derive(Debug, Clone)]
 pub struct DataLoader {
     items: Arc<[Item]>,
     config: Arc<LoaderConfig>,
     batch_tfm: Arc<BatchAugment>,
+    budget: Arc<DecodeBudget>,
 }
 
 /// Decoded and presized u8 images (N×3×H×W) with their targets, before the batch transform.
@@ -75,13 +143,12 @@ pub struct PresizedBatch {
 }
 
 impl DataLoader {
-    /// A loader over `items`.
+    /// A loader over `items`; `Err` when the config is invalid or a batch would be too large
+    /// ([`LoaderConfig::validate`]).
     pub fn new(items: Vec<Item>, config: LoaderConfig, batch_tfm: BatchAugment) -> Result<Self> {
-        if config.batch_size == 0 {
-            return Err(Error::Parameter { name: "batch_size", value: "0".into(), expected: "at least 1".into() });
-        }
-        config.item_tfm.validate()?;
-        Ok(Self { items: items.into(), config: Arc::new(config), batch_tfm: Arc::new(batch_tfm) })
+        config.validate(&batch_tfm)?;
+        let budget = Arc::new(DecodeBudget::new(config.decode_limits.max_in_flight_bytes));
+        Ok(Self { items: items.into(), config: Arc::new(config), batch_tfm: Arc::new(batch_tfm), budget })
     }
 
     /// Number of items.
@@ -200,7 +267,9 @@ impl DataLoader {
     /// Decodes and presizes the items `ids` in parallel into one host buffer.
     fn decode_batch(&self, ids: &[usize], epoch: usize, batch_idx: usize) -> Result<HostBatch> {
         let loaded: Vec<(usize, Result<Vec<u8>>)> = ids.par_iter().map(|&id| (id, self.load_item(id, epoch))).collect();
-        let mut pixels = Vec::new();
+        let (h, w) = self.config.item_tfm.output_size();
+        // Within MAX_BATCH_BYTES (checked in `new`); reserved once, so the batch is never copied while it grows.
+        let mut pixels = Vec::with_capacity(loaded.len() * 3 * h * w);
         let (mut targets, mut item_ids, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
         for (id, result) in loaded {
             match result {
@@ -235,9 +304,22 @@ impl DataLoader {
     }
 
     /// Decodes and presizes one item to CHW u8; the crop position derives from (seed, epoch, item).
+    ///
+    /// The image's header is checked first (see [`DataLoader`]'s memory section), and the decode waits for its
+    /// share of the loader's in-flight budget, held until the presized copy is made.
     pub fn load_item(&self, item_id: usize, epoch: usize) -> Result<Vec<u8>> {
-        let item = &self.items[item_id];
-        let image = decode_rgb(&item.path, self.config.decode_limits)?;
+        let item = self.items.get(item_id).ok_or_else(|| Error::Parameter {
+            name: "item_id",
+            value: item_id.to_string(),
+            expected: format!("below the number of items ({})", self.items.len()),
+        })?;
+        let limits = self.config.decode_limits;
+        let (image, _permit) = decode_admitted(&item.path, limits, |header| {
+            let (working, what) = self.config.item_tfm.working_bytes(header.width, header.height);
+            let bytes = header.bytes.saturating_add(working);
+            within_limit(bytes, &format!("{} + {what}", header.what), limits)?;
+            Ok(self.budget.acquire(bytes))
+        })?;
         let mut rng = Rng::derive(self.config.seed ^ epoch_stream(epoch), item_id as u64);
         let rng = if self.config.train { Some(&mut rng) } else { None };
         let resized = self.config.item_tfm.apply(&image, rng).map_err(|e| match e {

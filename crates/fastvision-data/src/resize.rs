@@ -1,8 +1,11 @@
 //! Item transforms on the CPU: fastai's `Resize` (crop / pad / squish) and `RandomResizedCrop`, resampled with
 //! Pillow's antialiased bilinear filter (via `fast_image_resize`), output u8 — the "presizing" step.
 
-use fast_image_resize::images::Image as FirImage;
+use std::borrow::Cow;
+
+use fast_image_resize::images::{Image as FirImage, ImageRef as FirImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fastvision_core::limits::MAX_IMAGE_SIDE;
 use fastvision_core::rng::Rng;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -93,28 +96,47 @@ impl ItemTransform {
         }
     }
 
-    /// Checks the parameters, so a bad size is reported when the `DataBlock` is built, not mid-epoch.
+    /// Checks the parameters, so a bad size is reported when the `DataBlock` is built, not mid-epoch: each side
+    /// in 1..=[`MAX_IMAGE_SIDE`] (8192 px).
     pub fn validate(&self) -> Result<()> {
         let (h, w) = self.output_size();
-        if h == 0 || w == 0 || h > 8192 || w > 8192 {
+        if h == 0 || w == 0 || h > MAX_IMAGE_SIDE || w > MAX_IMAGE_SIDE {
             return Err(Error::Parameter {
-                name: "item transform size",
+                name: "item transform size (presize)",
                 value: format!("{h}×{w}"),
-                expected: "between 1 and 8192 pixels per side (fastai's presizing uses 460)".into(),
+                expected: format!(
+                    "between 1 and {MAX_IMAGE_SIDE} pixels per side (fastvision_core::limits::MAX_IMAGE_SIDE; \
+                     fastai's presizing uses 460)"
+                ),
             });
         }
         if let Self::RandomResizedCrop(r) = self {
-            if !(0.0 < r.min_scale && r.min_scale <= r.max_scale && r.max_scale <= 1.0) {
-                return Err(Error::Parameter {
-                    name: "RandomResizedCrop scale",
-                    value: format!("({}, {})", r.min_scale, r.max_scale),
-                    expected: "0 < min_scale <= max_scale <= 1".into(),
-                });
-            }
+            r.validate()?;
         }
         Ok(())
     }
 
+    /// Peak bytes [`ItemTransform::apply`] allocates for a `width`×`height` image besides the image itself
+    /// (the crop or pad canvas and the output), and how they were reckoned; checked before the image is decoded.
+    pub(crate) fn working_bytes(&self, width: u32, height: u32) -> (u64, String) {
+        let (w, h) = (width as i64, height as i64);
+        let rgb = |w: i64, h: i64| (w.max(0) as u64).saturating_mul(h.max(0) as u64).saturating_mul(3);
+        let (out_h, out_w) = self.output_size();
+        let output = rgb(out_w as i64, out_h as i64);
+        match self {
+            Self::Resize(resize) => {
+                let (cw, ch) = resize.box_size(w, h);
+                let canvas = if (cw, ch) == (w, h) { 0 } else { rgb(cw, ch) };
+                (canvas.saturating_add(output), format!("a {cw}×{ch} px crop/pad canvas + the output"))
+            }
+            Self::RandomResizedCrop(rrc) => {
+                // Training crops at most the whole image; validation resizes the whole image to the larger side.
+                let big = rrc.size as i64 + rrc.val_xtra_px() as i64;
+                let bytes = rgb(w, h).saturating_add(rgb(big, big)).saturating_add(output.saturating_mul(2));
+                (bytes, format!("a crop of up to {w}×{h} px, a {big}×{big} px resize + the output"))
+            }
+        }
+    }
     /// Applies the transform; `rng` is `Some` for training items (random crop) and `None` for validation.
     pub fn apply(&self, image: &RgbImage, rng: Option<&mut Rng>) -> Result<RgbImage> {
         match self {
@@ -131,30 +153,67 @@ impl Resize {
     /// Applies the resize with an explicit crop/pad position `pcts` = (x, y) in `[0, 1]` (fastai's `pcts`).
     pub fn apply_with_pcts(&self, image: &RgbImage, pcts: (f64, f64)) -> Result<RgbImage> {
         let (w, h) = (image.width() as i64, image.height() as i64);
+        let (cw, ch) = self.box_size(w, h);
+        let left = (pcts.0 * (w - cw) as f64) as i64;
+        let top = (pcts.1 * (h - ch) as f64) as i64;
+        let box_ = CropBox { left, top, width: cw, height: ch };
+        let pad_mode = if let ResizeMethod::Pad(mode) = self.method { mode } else { PadMode::Zeros };
+        crop_pad_resize(image, box_, pad_mode, self.width, self.height)
+    }
+
+    /// Size of the box cut from (or padded around) a `w`×`h` image before the resample.
+    fn box_size(&self, w: i64, h: i64) -> (i64, i64) {
         let (tw, th) = (self.width as f64, self.height as f64);
-        let box_ = match self.method {
-            ResizeMethod::Squish => CropBox { left: 0, top: 0, width: w, height: h },
+        match self.method {
+            ResizeMethod::Squish => (w, h),
             ResizeMethod::Crop | ResizeMethod::Pad(_) => {
                 // fastai: crop uses the smaller ratio (fit inside), pad the larger one (cover).
                 let (rw, rh) = (w as f64 / tw, h as f64 / th);
                 let m = if (self.method == ResizeMethod::Crop) == (rw < rh) { rw } else { rh };
-                let (cw, ch) = ((m * tw) as i64, (m * th) as i64);
-                let left = (pcts.0 * (w - cw) as f64) as i64;
-                let top = (pcts.1 * (h - ch) as f64) as i64;
-                CropBox { left, top, width: cw, height: ch }
+                ((m * tw) as i64, (m * th) as i64)
             }
-        };
-        let pad_mode = if let ResizeMethod::Pad(mode) = self.method { mode } else { PadMode::Zeros };
-        crop_pad_resize(image, box_, pad_mode, self.width, self.height)
+        }
     }
 }
 
 impl RandomResizedCrop {
+    /// The scale and ratio ranges must be non-empty and the validation margin sane (`val_xtra` in [0, 1]).
+    fn validate(&self) -> Result<()> {
+        if !(0.0 < self.min_scale && self.min_scale <= self.max_scale && self.max_scale <= 1.0) {
+            return Err(Error::Parameter {
+                name: "RandomResizedCrop scale",
+                value: format!("({}, {})", self.min_scale, self.max_scale),
+                expected: "0 < min_scale <= max_scale <= 1".into(),
+            });
+        }
+        let (lo, hi) = self.ratio;
+        if !(lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi) {
+            return Err(Error::Parameter {
+                name: "RandomResizedCrop ratio",
+                value: format!("({lo}, {hi})"),
+                expected: "finite, 0 < low <= high (fastai: (3/4, 4/3))".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&self.val_xtra) {
+            return Err(Error::Parameter {
+                name: "RandomResizedCrop val_xtra",
+                value: self.val_xtra.to_string(),
+                expected: "in [0, 1] (fastai: 0.14)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// fastai's validation margin: `size * val_xtra`, rounded up to a multiple of 8.
+    fn val_xtra_px(&self) -> usize {
+        ((self.size as f64 * self.val_xtra / 8.0).ceil() * 8.0) as usize
+    }
+
     fn apply(&self, image: &RgbImage, rng: Option<&mut Rng>) -> Result<RgbImage> {
         let (w, h) = (image.width() as i64, image.height() as i64);
         let Some(rng) = rng else {
             // fastai: resize the whole image to size + xtra (rounded up to a multiple of 8), then centre-crop.
-            let xtra = ((self.size as f64 * self.val_xtra / 8.0).ceil() * 8.0) as usize;
+            let xtra = self.val_xtra_px();
             let big = crop_pad_resize(image, CropBox::whole(w, h), PadMode::Zeros, self.size + xtra, self.size + xtra)?;
             let off = (xtra / 2) as i64;
             let side = self.size as i64;
@@ -221,11 +280,14 @@ fn crop_pad_resize(image: &RgbImage, box_: CropBox, pad: PadMode, out_w: usize, 
     }
     // Crop into a new image first, as Pillow does: the resampling filter then clamps at the crop's edges instead
     // of reading the pixels beyond them (fast_image_resize's own crop option would, and differ from fastai).
-    let cropped = if box_.inside(w, h) {
-        image::imageops::crop_imm(image, box_.left as u32, box_.top as u32, box_.width as u32, box_.height as u32)
-            .to_image()
+    // The whole image needs no copy: a full-size decode is the largest buffer of the item stage.
+    let cropped = if box_ == CropBox::whole(w, h) {
+        Cow::Borrowed(image)
+    } else if box_.inside(w, h) {
+        let (left, top, width, height) = (box_.left as u32, box_.top as u32, box_.width as u32, box_.height as u32);
+        Cow::Owned(image::imageops::crop_imm(image, left, top, width, height).to_image())
     } else {
-        pad_to_box(image, box_, pad)
+        Cow::Owned(pad_to_box(image, box_, pad))
     };
     resample(&cropped, out_w, out_h)
 }
@@ -272,8 +334,8 @@ fn resample(image: &RgbImage, out_w: usize, out_h: usize) -> Result<RgbImage> {
     if (image.width() as usize, image.height() as usize) == (out_w, out_h) {
         return Ok(image.clone());
     }
-    let src = FirImage::from_vec_u8(image.width(), image.height(), image.as_raw().clone(), PixelType::U8x3)
-        .map_err(|e| to_err(&e))?;
+    let src =
+        FirImageRef::new(image.width(), image.height(), image.as_raw(), PixelType::U8x3).map_err(|e| to_err(&e))?;
     let mut dst = FirImage::new(out_w as u32, out_h as u32, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     Resizer::new().resize(&src, &mut dst, &options).map_err(|e| to_err(&e))?;

@@ -5,12 +5,17 @@ use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use candle::Tensor;
+use rayon::prelude::*;
 
 use crate::category::preview;
-use crate::datablock::{check_datasets, DataBlock, ItemError};
+use crate::datablock::{check_datasets, DataBlock, Datasets, ItemError};
 use crate::decode::decode_rgb;
-use crate::loader::{DataLoader, LoaderConfig};
-use crate::Result;
+use crate::files::Skipped;
+use crate::loader::DataLoader;
+use crate::{Error, Result};
+
+/// Skipped entries listed one per line; the rest are counted.
+const SKIPPED_LINES: usize = 10;
 
 /// The report of [`DataBlock::summary`]: the text, every problem found, and the step that stopped it (if any).
 #[derive(Debug, Clone, Default)]
@@ -21,6 +26,9 @@ pub struct Summary {
     pub problems: Vec<ItemError>,
     /// The step that failed and stopped the walk, if any.
     pub failed_step: Option<String>,
+    /// What the listing left out on purpose (special files, excluded and output folders), with the reason; not
+    /// a problem.
+    pub skipped: Vec<Skipped>,
 }
 
 impl Summary {
@@ -56,21 +64,36 @@ impl Writer {
 }
 
 impl DataBlock {
-    /// fastai's `DataBlock.summary`, done better: lists the items, labels and splits them, builds one sample
-    /// step by step (decode, item transform, label, category), collates a batch of `batch_size` and applies the
-    /// batch transform, printing types and shapes. It never fails: problems are in the returned [`Summary`].
+    /// fastai's `DataBlock.summary`, done better: lists the items (and what the listing skipped), labels and
+    /// splits them, builds one sample step by step (decode, item transform, label, category), collates a batch of
+    /// `batch_size` and applies the batch transform, printing types and shapes. It decodes with the loaders'
+    /// settings ([`DataBlock::loader_config`]). It never fails: problems are in the returned [`Summary`].
+    ///
+    /// It decodes one batch only; [`DataBlock::summary_all`] decodes every file.
     pub fn summary(&self, path: &Path, batch_size: usize) -> Summary {
+        self.run_summary(path, batch_size, false)
+    }
+
+    /// [`DataBlock::summary`], then decodes and presizes every item of both splits as the loaders would, listing
+    /// every file that fails (`fastvision summary --all`).
+    pub fn summary_all(&self, path: &Path, batch_size: usize) -> Summary {
+        self.run_summary(path, batch_size, true)
+    }
+
+    fn run_summary(&self, path: &Path, batch_size: usize, all: bool) -> Summary {
         let mut w = Writer { summary: Summary::default() };
-        match self.summary_steps(path, batch_size, &mut w) {
+        match self.summary_steps(path, batch_size, all, &mut w) {
             Ok(()) => w.summary,
             Err(summary) => summary,
         }
     }
 
-    fn summary_steps(&self, path: &Path, batch_size: usize, w: &mut Writer) -> Result<(), Summary> {
+    fn summary_steps(&self, path: &Path, batch_size: usize, all: bool, w: &mut Writer) -> Result<(), Summary> {
         w.line(format!("Collecting items from {} with {}", path.display(), self.get_items_name()));
-        let files = self.get_items(path).map_err(|e| w.fail("get_items", e, "check the path and the extensions"))?;
+        let listing = self.list_items(path).map_err(|e| w.fail("get_items", e, "check the path and the extensions"))?;
+        let files = listing.files;
         w.line(format!("Found {} items", files.len()));
+        write_skipped(w, listing.skipped);
 
         w.line(format!("\nLabelling with {:?}", self.labeller()));
         let label_errors: Vec<ItemError> = files
@@ -102,9 +125,21 @@ impl DataBlock {
         w.line(format!("CategoryBlock: {} classes: {}", datasets.vocab.len(), preview(datasets.vocab.classes(), 8)));
         check_datasets(&datasets).map_err(|e| w.fail("category", e, "a classifier needs at least two classes"))?;
 
+        // Every file first, so that all the bad ones are listed even if the sample below is one of them.
+        if all {
+            self.decode_all(&datasets, batch_size, w)?;
+        }
+        self.one_batch_steps(&datasets, batch_size, w)?;
+        w.line("\nEvery step succeeded.");
+        Ok(())
+    }
+
+    /// One sample step by step, then one batch collated and transformed.
+    fn one_batch_steps(&self, datasets: &Datasets, batch_size: usize, w: &mut Writer) -> Result<(), Summary> {
+        let config = self.loader_config(batch_size.max(1), true);
         let first = datasets.train[0].clone();
         w.line(format!("\nBuilding one sample from {}", first.path.display()));
-        let image = decode_rgb(&first.path, Default::default())
+        let image = decode_rgb(&first.path, config.decode_limits)
             .map_err(|e| w.fail("decode", e, "remove or replace the file"))?;
         w.line(format!("  decode: RGB u8 image, {}×{} (width×height)", image.width(), image.height()));
         let (h, wd) = self.item_tfm().output_size();
@@ -112,16 +147,6 @@ impl DataBlock {
         let label = datasets.vocab.name(first.label as usize).unwrap_or("?");
         w.line(format!("  label: {label:?} -> category id {} of {}", first.label, datasets.vocab.len()));
 
-        let config = LoaderConfig {
-            batch_size: batch_size.max(1),
-            train: true,
-            seed: 0,
-            item_tfm: *self.item_tfm(),
-            decode_limits: Default::default(),
-            on_bad_item: Default::default(),
-            prefetch: 1,
-            device: candle::Device::Cpu,
-        };
         let loader = DataLoader::new(datasets.train.clone(), config, self.batch_tfm().clone())
             .map_err(|e| w.fail("dataloaders", e, ""))?;
         let ids: Vec<usize> = (0..batch_size.min(datasets.train.len())).collect();
@@ -132,8 +157,58 @@ impl DataBlock {
         let transformed = loader.transform(presized.batch, 0, 0).map_err(|e| w.fail("batch_tfms", e, ""))?;
         w.line(format!("\nApplying batch transform {:?}", self.batch_tfm()));
         w.line(format!("  images: {}", describe(&transformed.images)));
-        w.line("\nEvery step succeeded.");
         Ok(())
+    }
+
+    /// Every item of both splits decoded and presized in parallel, as the loaders do (same config, epoch 0).
+    fn decode_all(&self, datasets: &Datasets, batch_size: usize, w: &mut Writer) -> Result<(), Summary> {
+        let n_items = datasets.train.len() + datasets.valid.len();
+        w.line(format!("\nDecoding all {n_items} items with the loaders' settings"));
+        let mut failures = Vec::new();
+        for (items, train) in [(&datasets.train, true), (&datasets.valid, false)] {
+            let config = self.loader_config(batch_size.max(1), train);
+            let loader = DataLoader::new(items.clone(), config, self.batch_tfm().clone())
+                .map_err(|e| w.fail("dataloaders", e, ""))?;
+            let failed = (0..loader.n_items()).into_par_iter().filter_map(|id| {
+                let error = loader.load_item(id, 0).err()?;
+                Some(ItemError { step: "decode", path: loader.item_path(id).into(), message: short_message(&error) })
+            });
+            failures.extend(failed.collect::<Vec<_>>());
+        }
+        for failure in &failures {
+            w.line(format!("  ! {}: {}", failure.path.display(), failure.message));
+        }
+        if failures.is_empty() {
+            w.line(format!("  all {n_items} items decode and presize"));
+            return Ok(());
+        }
+        let n_failed = failures.len();
+        w.summary.problems.extend(failures);
+        let hint = "remove or replace these files (or train with `OnBadItem::Skip`, which leaves them out)";
+        Err(w.fail("decode (all items)", format!("{n_failed} of {n_items} items could not be decoded"), hint))
+    }
+}
+
+/// The skipped entries, grouped line by line, the first [`SKIPPED_LINES`] named.
+fn write_skipped(w: &mut Writer, skipped: Vec<Skipped>) {
+    if skipped.is_empty() {
+        return;
+    }
+    w.line(format!("Skipped {} entries (not read):", skipped.len()));
+    for entry in skipped.iter().take(SKIPPED_LINES) {
+        w.line(format!("  - {}: {}", entry.path.display(), entry.reason));
+    }
+    if skipped.len() > SKIPPED_LINES {
+        w.line(format!("  … and {} more", skipped.len() - SKIPPED_LINES));
+    }
+    w.summary.skipped = skipped;
+}
+
+/// An item's error without the advice to run the summary that is printing it.
+fn short_message(error: &Error) -> String {
+    match error {
+        Error::Decode { reason, .. } => format!("cannot decode: {reason}"),
+        other => other.to_string(),
     }
 }
 

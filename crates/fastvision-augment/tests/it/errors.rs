@@ -27,6 +27,17 @@ fn invalid_parameters_are_named() {
     assert!(matches!(BatchAugment::new(AugConfig::default(), Some(bad_std)), Err(Error::InvalidParameter { .. })));
 }
 
+/// Issue 16: `--size 100000` aborted allocating a 480 GB batch; the config now refuses it, naming the limit.
+#[test]
+fn r16_a_size_above_the_limit_is_refused_before_any_batch() {
+    let limit = fastvision_core::limits::MAX_IMAGE_SIDE;
+    assert!(BatchAugment::new(AugConfig::with_size(limit, 0.75), None).is_ok());
+    let err = BatchAugment::new(AugConfig::with_size(100_000, 0.75), None).expect_err("size 100000");
+    assert!(matches!(err, Error::OverLimit { name: "size", value: 100_000, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("size = 100000") && text.contains(&limit.to_string()), "{text}");
+}
+
 #[test]
 fn bad_tensors_are_rejected() {
     let augment = BatchAugment::new(AugConfig::with_size(8, 0.75), Some(Normalize::imagenet())).expect("config");

@@ -1,14 +1,42 @@
 //! Tests that run the `fastvision` binary as a user would: exit codes, printed output, files written.
 
+mod limits;
+mod listing;
 mod weights;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 mod reliability;
 
 pub(crate) fn fastvision(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fastvision")).args(args).current_dir(cwd).output().expect("running fastvision")
+}
+
+/// Runs `command`, failing the test (and killing it) if it has not finished within `seconds`: a hang.
+fn run_within(mut command: Command, seconds: u64) -> Output {
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting the command");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The pipes are drained on this thread, so a chatty child cannot block on a full pipe.
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(seconds)) {
+        Ok(output) => output.expect("waiting for the command"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{command:?} did not finish within {seconds} s: it hangs");
+        }
+    }
+}
+
+/// `fastvision args` in `cwd`, within `seconds`.
+fn fastvision_within(args: &[&str], cwd: &Path, seconds: u64) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fastvision"));
+    command.args(args).current_dir(cwd);
+    run_within(command, seconds)
 }
 
 pub(crate) fn text(output: &Output) -> String {

@@ -36,3 +36,14 @@ fn atomic_write_replaces_content() {
     atomic_write_bytes(&path, b"new").unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"new");
 }
+
+#[test]
+fn mark_output_dir_creates_the_folder_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run/out");
+    assert!(!is_output_dir(&out));
+    mark_output_dir(&out).unwrap();
+    mark_output_dir(&out).unwrap();
+    assert!(is_output_dir(&out));
+    assert_eq!(list_sorted(&out).unwrap(), [out.join(OUTPUT_MARKER)]);
+}

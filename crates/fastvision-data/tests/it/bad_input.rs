@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use fastvision_data::{decode_rgb, DataBlock, DecodeLimits, Error, ItemTransform, Labeller, OnBadItem};
 
-use crate::support::{class_folder, write_jpeg};
+use crate::support::{class_folder, crc32, write_jpeg};
 
 /// A PNG header claiming `w×h` pixels, followed by no image data.
 fn png_header(w: u32, h: u32) -> Vec<u8> {
@@ -17,17 +17,6 @@ fn png_header(w: u32, h: u32) -> Vec<u8> {
     png.extend(&ihdr);
     png.extend(crc32(&ihdr).to_be_bytes());
     png
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }
 
 fn corpus(dir: &Path) -> Vec<(PathBuf, &'static str)> {
@@ -65,16 +54,17 @@ fn every_bad_file_is_an_error_naming_it() {
 }
 
 #[test]
-fn unreadable_and_vanished_files_are_io_errors_naming_them() {
+fn folders_and_vanished_files_are_errors_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let folder_named_jpg = dir.path().join("folder.jpg");
     std::fs::create_dir(&folder_named_jpg).unwrap();
+    let err = decode_rgb(&folder_named_jpg, DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, Error::NotAFile { kind: "folder", .. }), "{err}");
+    assert!(err.to_string().contains(&folder_named_jpg.display().to_string()), "{err}");
     let vanished = dir.path().join("vanished.jpg");
-    for path in [folder_named_jpg, vanished] {
-        let err = decode_rgb(&path, DecodeLimits::default()).unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err}");
-        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
-    }
+    let err = decode_rgb(&vanished, DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().contains(&vanished.display().to_string()), "{err}");
 }
 
 fn block() -> DataBlock {

@@ -147,9 +147,9 @@ fn jpegs_beyond_the_limits_are_refused_before_decoding() {
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
     assert!(err.to_string().contains("30000×30000"), "{err}");
 
-    let small_budget = DecodeLimits { max_side: 20_000, max_alloc_bytes: 64 * 48 * 3 - 1 };
+    let small_budget = DecodeLimits { max_alloc_bytes: 64 * 48 * 3 - 1, ..DecodeLimits::default() };
     let err = decode_rgb(&good, small_budget).unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
-    let exact_budget = DecodeLimits { max_side: 64, max_alloc_bytes: 64 * 48 * 3 };
+    let exact_budget = DecodeLimits { max_side: 64, max_alloc_bytes: 64 * 48 * 3, ..DecodeLimits::default() };
     assert_eq!(decode_rgb(&good, exact_budget).unwrap().dimensions(), (64, 48));
 }

@@ -96,8 +96,9 @@ pub fn run(args: Args) -> Result<()> {
     let run = RunDir::begin(&args.out, start)?;
     check_or_record_flags(&args, &run)?;
     let source = args.data.source()?;
-    let pretrained = choose_pretrained(&args, arch, &source)?;
+    // The flags are checked (building the block) before anything slow: fetching weights, reading the images.
     let block = args.data.datablock_for_run(&source, None, &args.data.device()?, &args.out)?;
+    let pretrained = choose_pretrained(&args, arch, &source)?;
     let summary = block.summary(&source.dir, 4);
     if !summary.is_ok() {
         println!("{summary}");

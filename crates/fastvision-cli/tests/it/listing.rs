@@ -27,7 +27,7 @@ fn r16_a_fifo_in_the_data_folder_blocks_neither_summary_nor_train() {
     assert!(printed.contains("Skipped 1 entries") && printed.contains("cat_9.jpg: a FIFO"), "{printed}");
 
     let out = tempfile::tempdir().unwrap();
-    let mut args = vec!["train", "--data", dir, "--out", out.path().to_str().unwrap()];
+    let mut args = vec!["train", "--no-pretrained", "--data", dir, "--out", out.path().to_str().unwrap()];
     args.extend(QUICK_TRAIN);
     let output = fastvision_within(&args, out.path(), 600);
     assert!(output.status.success(), "{}", text(&output));
@@ -39,7 +39,7 @@ fn r16_a_fifo_in_the_data_folder_blocks_neither_summary_nor_train() {
 fn r16_training_twice_on_dot_does_not_read_the_first_runs_outputs() {
     let data = tempfile::tempdir().unwrap();
     cats_and_dogs(data.path(), 8);
-    let mut args = vec!["train", "--data", "."];
+    let mut args = vec!["train", "--no-pretrained", "--data", "."];
     args.extend(QUICK_TRAIN);
     for run in 1..=2 {
         let output = fastvision_within(&args, data.path(), 600);

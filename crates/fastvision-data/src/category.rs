@@ -25,6 +25,11 @@ impl CategoryBlock {
         Self { vocab: Some(classes.into_iter().map(|s| s.as_ref().to_owned()).collect()) }
     }
 
+    /// Whether the vocabulary was given (rather than taken from the training labels).
+    pub fn has_vocab(&self) -> bool {
+        self.vocab.is_some()
+    }
+
     /// The vocabulary for these labels: the given one, or the sorted set of `labels`.
     pub fn vocab_for(&self, labels: &[String]) -> Vocab {
         match &self.vocab {

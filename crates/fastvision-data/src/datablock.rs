@@ -198,6 +198,7 @@ impl DataBlock {
                 .map(|&i| Ok(Item { path: files[i].clone(), label: encode(&vocab, &labels[i], &files[i])? }))
                 .collect()
         };
+        check_valid_classes(&vocab, &split.valid, &labels, &files, self.category.has_vocab())?;
         let (train, valid) = (to_items(&split.train)?, to_items(&split.valid)?);
         Ok(Datasets { files: found, vocab, train, valid, errors })
     }
@@ -222,6 +223,33 @@ impl DataBlock {
         }
         Ok(DataLoaders::new(train, valid, datasets.vocab))
     }
+}
+
+/// fastai builds the vocabulary from the training labels; a class seen only in validation cannot be learned, so it is
+/// named here with the split it is in and what to do (rather than "not in the vocab").
+fn check_valid_classes(
+    vocab: &Vocab,
+    valid: &[usize],
+    labels: &[String],
+    files: &[std::path::PathBuf],
+    given_vocab: bool,
+) -> Result<()> {
+    if given_vocab {
+        return Ok(()); // a given vocab's own error (NotInVocab) says it best
+    }
+    let mut missing: std::collections::BTreeMap<&str, (usize, &std::path::Path)> = Default::default();
+    for &i in valid {
+        if vocab.index_of(&labels[i]).is_none() {
+            missing.entry(labels[i].as_str()).or_insert((0, &files[i])).0 += 1;
+        }
+    }
+    let Some((class, (n, example))) = missing.iter().next() else { return Ok(()) };
+    Err(Error::ClassOnlyInValidation {
+        class: (*class).to_owned(),
+        n_images: *n,
+        example: example.to_path_buf(),
+        others: missing.keys().skip(1).map(|c| (*c).to_owned()).collect(),
+    })
 }
 
 /// Errors that make a `Datasets` unusable for training: unlabelled files, a single class.

@@ -60,6 +60,23 @@ pub enum Error {
         /// The first failure, in full.
         first: String,
     },
+    /// A class has validation images but no training image, so the model could never predict it.
+    #[error(
+        "class {class:?} is only in the validation set ({n_images} images, e.g. {example}){}: the model learns only \
+         the classes it trains on. Add training images of it (or move some to train/), or change the split \
+         (--valid-pct, --seed)",
+        if others.is_empty() { String::new() } else { format!(", and so are {others:?}") }
+    )]
+    ClassOnlyInValidation {
+        /// The first such class.
+        class: String,
+        /// Its validation images.
+        n_images: usize,
+        /// One of them.
+        example: PathBuf,
+        /// Other classes in the same situation.
+        others: Vec<String>,
+    },
     /// A label is not in the vocabulary that was given.
     #[error("label {label:?} of {path} is not in the given vocab ({n_classes} classes: {preview}); add it or fix the labeller")]
     NotInVocab {

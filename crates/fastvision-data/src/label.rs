@@ -87,12 +87,22 @@ fn compile(pattern: &str) -> Result<Regex> {
 }
 
 fn capture(re: &Regex, haystack: &str, path: &Path) -> Result<String> {
-    let label = re.captures(haystack).and_then(|c| c.get(1)).map(|m| m.as_str().to_owned());
-    match label {
-        Some(label) if !label.is_empty() => Ok(label),
-        _ => Err(Error::Label {
-            path: path.into(),
-            reason: format!("the regex `{}` did not match {haystack:?}", re.as_str()),
-        }),
-    }
+    let reason = match re.captures(haystack) {
+        None => format!("the regex `{}` did not match {haystack:?}", re.as_str()),
+        Some(c) => match c.get(1) {
+            Some(m) if !m.as_str().is_empty() => return Ok(m.as_str().to_owned()),
+            // An optional group, or one that can match nothing: the pattern matched, the label is what is missing.
+            Some(_) => format!(
+                "the regex `{}` matched {haystack:?} but its group 1 (the label) is empty; make group 1 match at \
+                 least one character, e.g. `(.+)`",
+                re.as_str()
+            ),
+            None => format!(
+                "the regex `{}` matched {haystack:?} without its group 1 (the label), which is optional in the \
+                 pattern; make group 1 required",
+                re.as_str()
+            ),
+        },
+    };
+    Err(Error::Label { path: path.into(), reason })
 }

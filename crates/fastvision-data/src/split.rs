@@ -134,17 +134,26 @@ fn index_split(n_items: usize, valid: &[usize]) -> Result<Split> {
 }
 
 fn check_not_empty(split: &Split, n_items: usize, splitter: &Splitter) -> Result<()> {
-    let hint = match splitter {
-        Splitter::Grandparent { train_name, valid_name } => {
+    let (n_train, n_valid) = (split.train.len(), split.valid.len());
+    let hint = |empty: &str| match splitter {
+        Splitter::Grandparent { train_name, valid_name } if n_train + n_valid == 0 => {
             format!("no file sits in a `{train_name}/<class>/` or `{valid_name}/<class>/` folder; use a random split")
+        }
+        Splitter::Grandparent { train_name, valid_name } => {
+            let (empty_name, other_name, other_n) =
+                if empty == "training" { (train_name, valid_name, n_valid) } else { (valid_name, train_name, n_train) };
+            format!(
+                "no image is in a `{empty_name}/<class>/` folder ({other_n} are in `{other_name}/<class>/`); put \
+                 {empty} images there, or remove the `{empty_name}/` folder to split at random"
+            )
         }
         _ => format!("{splitter:?} on {n_items} items; use more items or another valid_pct"),
     };
     if split.train.is_empty() {
-        return Err(Error::EmptySplit { which: "training", n_items, hint });
+        return Err(Error::EmptySplit { which: "training", n_items, hint: hint("training") });
     }
     if split.valid.is_empty() {
-        return Err(Error::EmptySplit { which: "validation", n_items, hint });
+        return Err(Error::EmptySplit { which: "validation", n_items, hint: hint("validation") });
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod category;
+mod errors_r16;
 mod files;
 mod golden;
 mod jpeg;

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     let device = crate::data_args::open_device(args.device)?;
     let state = StateDict::read(&args.weights, &ReadOptions { key: args.weights_key.clone() })?;
     println!("weights {}: {}, {} tensors", args.weights.display(), crate::convert::describe(&state), state.len());
+    check_fits(&args, &state, &vocab)?;
     let model = load(&args.arch, vocab.len(), &state, &device)?;
     let normalize = (!args.no_normalize).then(Normalize::imagenet);
     let item_tfm = ItemTransform::Resize(Resize { height: args.size, width: args.size, method: ResizeMethod::Squish });
@@ -91,6 +92,38 @@ pub fn run(args: Args) -> Result<()> {
     }
     eprintln!("{seen} images in {:.1} s", start.elapsed().as_secs_f64());
     println!("accuracy: {:.4}", correct as f64 / seen as f64);
+    Ok(())
+}
+
+/// The two mistakes that otherwise end in a list of missing names or shapes: an exported model (fastai's body/head
+/// names) given as a bare classifier, and a folder whose images are not in class sub-folders.
+fn check_fits(args: &Args, state: &StateDict, vocab: &Vocab) -> Result<()> {
+    let weights = args.weights.display();
+    if state.tensors().iter().any(|(name, _)| name.starts_with("0.") || name.starts_with("1.")) {
+        bail!(
+            "{weights} holds a fastai-style model (body `0.*` + head `1.*`), such as a fastvision export: classify \
+             with `fastvision predict --model {weights} IMAGES` or `fastvision interpret --model {weights} --data \
+             DIR`; eval takes a bare classifier's weights (torchvision or CIFAR ResNet names)"
+        );
+    }
+    let own_name = args.data.file_name().map(|n| n.to_string_lossy().into_owned());
+    if vocab.len() == 1 && own_name.as_deref() == vocab.name(0) {
+        bail!(
+            "{} has no class sub-folders: eval reads one sub-folder per class ({0}/cat/1.jpg, {0}/dog/2.jpg …), the \
+             sorted folder names being the model's class indices",
+            args.data.display()
+        );
+    }
+    let head = ["fc.weight", "linear.weight"].iter().find_map(|name| state.get(name));
+    if let Some(rows) = head.and_then(|t| t.dims().first().copied()).filter(|&rows| rows != vocab.len()) {
+        bail!(
+            "{weights} classifies {rows} classes, but {} has {} class folders ({}); give the folder of the classes \
+             the model was trained on",
+            args.data.display(),
+            vocab.len(),
+            vocab.classes().join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -62,3 +62,37 @@ fn a_wrong_file_or_key_is_a_clear_error() {
     let printed = text(&output);
     assert!(!output.status.success() && printed.contains(r#"its keys: "model", "epoch""#), "{printed}");
 }
+
+/// Issue 16: eval's two common mistakes get a sentence that says what to do, not a list of names or shapes.
+#[test]
+fn eval_says_what_to_do_with_an_export_or_a_folder_without_classes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = std::env::var("FASTVISION_SHARED").expect("set FASTVISION_SHARED");
+    let weights = format!("{shared}/weights/cifar-resnet/resnet20.safetensors");
+    let flat = tmp.path().join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    crate::tiny_folder(&flat, &["a_1.jpg", "b_2.jpg"]);
+    let eval = |weights: &str, data: &std::path::Path| {
+        crate::text(&crate::fastvision(
+            &["eval", "--arch", "cifar-resnet20", "--weights", weights, "--data", data.to_str().unwrap()],
+            tmp.path(),
+        ))
+    };
+    assert!(eval(&weights, &flat).contains("has no class sub-folders"), "{}", eval(&weights, &flat));
+    let two = tmp.path().join("two");
+    for class in ["cat", "dog"] {
+        std::fs::create_dir_all(two.join(class)).unwrap();
+        crate::tiny_folder(&two.join(class), &["1.jpg"]);
+    }
+    let printed = eval(&weights, &two);
+    assert!(printed.contains("classifies 10 classes, but") && printed.contains("2 class folders"), "{printed}");
+    // A fastai-layout file (an export's names): a minimal safetensors with one `0.0.weight`.
+    let header = br#"{"0.0.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&1f32.to_le_bytes());
+    let export = tmp.path().join("model.safetensors");
+    std::fs::write(&export, bytes).unwrap();
+    let printed = eval(export.to_str().unwrap(), &two);
+    assert!(printed.contains("fastvision predict --model"), "{printed}");
+}

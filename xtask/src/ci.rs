@@ -22,9 +22,10 @@ pub fn run() -> Result<()> {
     crate::kernels::run()
 }
 
-/// `cargo doc --no-deps --workspace` with rustdoc's warnings denied, so the `[workspace.lints.rustdoc]` lints run.
+/// `cargo doc --no-deps --workspace` with rustdoc's warnings denied, so the `[workspace.lints.rustdoc]` lints run;
+/// private items too, so that a link in a module's notes for maintainers is checked as well.
 fn docs() -> Result<()> {
-    let args = ["doc", "--no-deps", "--workspace", "--quiet"];
+    let args = ["doc", "--no-deps", "--workspace", "--document-private-items", "--quiet"];
     eprintln!("== xtask ci: docs: RUSTDOCFLAGS=\"-D warnings\" cargo {}", args.join(" "));
     let mut cmd = cargo();
     cmd.args(args).env("RUSTDOCFLAGS", "-D warnings");

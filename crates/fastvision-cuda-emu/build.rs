@@ -70,6 +70,7 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib=ubsan");
     }
 
+    #[allow(clippy::disallowed_methods, reason = "a build script cannot use fastvision-core; sorted below")]
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&kernels)
         .unwrap_or_else(|e| panic!("reading {}: {e}", kernels.display()))
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))

@@ -82,6 +82,7 @@ fn nvcc() -> PathBuf {
     PathBuf::from("nvcc")
 }
 
+#[allow(clippy::disallowed_methods, reason = "a build script cannot use fastvision-core; sorted below")]
 fn cu_files(src_dir: &Path) -> Vec<PathBuf> {
     let entries = fs::read_dir(src_dir).unwrap_or_else(|e| panic!("listing {}: {e}", src_dir.display()));
     let mut files: Vec<PathBuf> = entries

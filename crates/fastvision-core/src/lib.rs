@@ -10,6 +10,7 @@
 //! - [`limits`]: the image-side and batch-size limits every crate checks before it allocates.
 //! - [`DeviceChoice`]: the one device switch (`auto`, `cpu`, `cuda[:N]`) every command's `--device` parses.
 //! - [`bench::Report`]: the table and JSON every `cargo xtask bench NAME` prints.
+//! - [`testing::assert_close`]: the one closeness check of every crate's tests, with named [`testing::Tolerance`]s.
 //!
 //! ```
 //! use fastvision_core::Vocab;
@@ -26,6 +27,7 @@ pub mod fs;
 pub mod limits;
 mod preds;
 pub mod rng;
+pub mod testing;
 mod vocab;
 
 pub use batch::ImageBatch;

@@ -6,7 +6,7 @@
 //!   and its naive `conv_transpose2d` input gradient. Gradients are computed only for arguments that track one.
 //! - [`batch_norm_train`] / [`batch_norm_eval`]: BatchNorm (optionally fused with ReLU) in one pass forward and two
 //!   backward, returning the [`BatchStats`] for the caller's running-average update.
-//! - [`add_relu`]: `relu(a + b)`, the end of every residual block, as one op.
+//! - [`add_relu()`]: `relu(a + b)`, the end of every residual block, as one op.
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
 //!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
 //!

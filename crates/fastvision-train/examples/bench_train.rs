@@ -321,8 +321,7 @@ fn epoch(report: &mut Report, data: Option<PathBuf>, threads: usize) -> Result<O
 
 /// Reads every file once, so neither side pays for a cold disk and the one that runs first is not penalised.
 fn warm_page_cache(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
+    for path in fastvision_core::fs::list_sorted(dir)? {
         if path.is_file() {
             std::hint::black_box(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
         }

@@ -3,7 +3,7 @@
 
 use crate::Format;
 
-/// How many bytes [`format`] looks at.
+/// How many bytes [`format()`] looks at.
 pub(crate) const HEAD_LEN: usize = 4096;
 
 /// The first bytes of every legacy checkpoint: protocol 2, `LONG1` of torch's 10-byte magic number

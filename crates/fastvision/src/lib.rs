@@ -3,12 +3,12 @@
 //! discriminative learning rates, and an interpretation of what the model confuses.
 //!
 //! This crate is the table of contents: each sub-crate is re-exported as a module, and [`prelude`] brings the
-//! names a training script needs.
+//! names a training script needs. Every crate's error converts into [`Error`], so a script's `?` works throughout.
 //!
 //! # Quick start
 //! ```no_run
 //! use fastvision::prelude::*;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), fastvision::Error> {
 //! let path = std::path::Path::new("images");
 //! let pets = DataBlock::builder()
 //!     .get_y(Labeller::regex_on_name(r"(.+)_\d+.jpg$")?)
@@ -47,7 +47,10 @@
 //! | [`plot`] | fastvision-plot | PNG grids, line plots and heat maps |
 //! | [`datasets`] | fastvision-datasets | the built-in default data set and `untar_data` |
 
+mod error;
+
 pub use candle;
+pub use error::{Error, Result};
 pub use fastvision_augment as augment;
 pub use fastvision_core as core;
 pub use fastvision_data as data;
@@ -76,3 +79,8 @@ pub mod prelude {
         PredictConfig, Prediction, Pretrained, Tta,
     };
 }
+
+// The README's library example compiles as a doc test of the facade.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;

@@ -9,7 +9,8 @@ use fastvision_augment::{
     matrix, reference, AugConfig, BatchAugment, Crop, Draws, ImageParams, Mode, PadMode, Resampling,
 };
 
-use crate::support::{affine_f32, array, assert_close, entry, tensor_f32, values};
+use crate::support::{affine_f32, array, entry, tensor_f32, values};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 const MODES: [(Mode, &str); 2] = [(Mode::Bilinear, "bilinear"), (Mode::Nearest, "nearest")];
 const PADS: [(PadMode, &str); 3] =
@@ -45,19 +46,29 @@ fn flat(matrices: &[matrix::Mat3]) -> Vec<f32> {
 #[test]
 fn elementary_matrices_match_golden() {
     let flips: Vec<_> = [true, false, true, false].map(matrix::flip_mat).to_vec();
-    assert_close("flip_mat", &flat(&flips), &affine_f32("flip_mat_draw_1010").0, 0.0);
+    assert_close(&flat(&flips), &affine_f32("flip_mat_draw_1010").0, Tolerance::absolute(0.0), "flip_mat");
     let rotations: Vec<_> = [10.0, -10.0, 5.0, 0.0].map(matrix::rotate_mat).to_vec();
-    assert_close("rotate_mat", &flat(&rotations), &affine_f32("rotate_mat_draw_deg_10_-10_5_0").0, 1e-6);
+    assert_close(
+        &flat(&rotations),
+        &affine_f32("rotate_mat_draw_deg_10_-10_5_0").0,
+        Tolerance::absolute(1e-6),
+        "rotate_mat",
+    );
     let zooms: Vec<_> = [(1.1, 0.5, 0.5), (1.0, 0.0, 1.0), (1.05, 1.0, 0.0), (1.08, 0.25, 0.75)]
         .map(|(z, x, y)| matrix::zoom_mat(z, x, y))
         .to_vec();
     let zoom_name = "zoom_mat_draw_scale_1.1_1_1.05_1.08_x_.5_0_1_.25_y_.5_1_0_.75";
-    assert_close("zoom_mat", &flat(&zooms), &affine_f32(zoom_name).0, 1e-6);
+    assert_close(&flat(&zooms), &affine_f32(zoom_name).0, Tolerance::absolute(1e-6), "zoom_mat");
     let composed: Vec<_> = (0..4).map(|k| matrix::mul(&matrix::mul(&flips[k], &rotations[k]), &zooms[k])).collect();
-    assert_close("flip@rot@zoom", &flat(&composed), &affine_f32("composed_flip@rot@zoom_3x3").0, 1e-6);
+    assert_close(
+        &flat(&composed),
+        &affine_f32("composed_flip@rot@zoom_3x3").0,
+        Tolerance::absolute(1e-6),
+        "flip@rot@zoom",
+    );
     let prepared: Vec<f32> =
         composed.iter().flat_map(|m| matrix::prepare_mat(m, 12, 16)).flatten().map(|v| v as f32).collect();
-    assert_close("_prepare_mat", &prepared, &affine_f32("composed_after_prepare_mat").0, 1e-6);
+    assert_close(&prepared, &affine_f32("composed_after_prepare_mat").0, Tolerance::absolute(1e-6), "_prepare_mat");
 }
 
 const WARP_X: [f64; 4] = [0.2, -0.1, 0.0, 0.15];
@@ -67,14 +78,19 @@ const WARP_Y: [f64; 4] = [-0.2, 0.1, 0.05, 0.0];
 fn warp_points_and_coefficients_match_golden() {
     let targ: Vec<f32> =
         (0..4).flat_map(|k| matrix::warp_targ_pts(WARP_X[k], WARP_Y[k])).flatten().map(|v| v as f32).collect();
-    assert_close("warp targ_pts", &targ, &affine_f32("warp_targ_pts").0, 1e-6);
+    assert_close(&targ, &affine_f32("warp_targ_pts").0, Tolerance::absolute(1e-6), "warp targ_pts");
     let coeffs: Vec<f32> = (0..4)
         .flat_map(|k| {
             matrix::find_coeffs(&matrix::WARP_ORIG_PTS, &matrix::warp_targ_pts(WARP_X[k], WARP_Y[k])).expect("solvable")
         })
         .map(|v| v as f32)
         .collect();
-    assert_close("find_coeffs", &coeffs, &affine_f32("warp_coeffs_find_coeffs(orig,targ)").0, 1e-5);
+    assert_close(
+        &coeffs,
+        &affine_f32("warp_coeffs_find_coeffs(orig,targ)").0,
+        Tolerance::absolute(1e-5),
+        "find_coeffs",
+    );
 }
 
 /// The 4×3×12×16 input of the `affine` section as a batch and as a tensor.
@@ -108,10 +124,10 @@ fn affine_coord_matches_golden_for_every_mode_and_padding() {
             let what = format!("affine_coord {mode_name} {pad_name}");
             let expected = affine_f32(&format!("affine_coord_composed_{mode_name}_{pad_name}_samesize")).0;
             let reference = reference::affine_coord(&batch, Some(&mats), None, 12, 16, mode, pad_mode, true);
-            assert_close(&format!("{what} (reference)"), &reference.data, &expected, 1e-5);
+            assert_close(&reference.data, &expected, Tolerance::absolute(1e-5), &format!("{what} (reference)"));
             let augment = fused(AugConfig { mode, pad_mode, ..AugConfig::none() });
             let out = augment.apply_planned(&x, &params).expect("fused");
-            assert_close(&format!("{what} (fused)"), &values(&out), &expected, 1e-4);
+            assert_close(&values(&out), &expected, Tolerance::absolute(1e-4), &format!("{what} (fused)"));
         }
     }
 }
@@ -122,21 +138,21 @@ fn resized_affine_coord_matches_golden() {
     let mats = prepared_mats();
     let expected = affine_f32("affine_coord_composed_bilinear_reflection_sz8").0;
     let reference = reference::affine_coord(&batch, Some(&mats), None, 8, 8, Mode::Bilinear, PadMode::Reflection, true);
-    assert_close("affine_coord sz 8 (reference)", &reference.data, &expected, 1e-5);
+    assert_close(&reference.data, &expected, Tolerance::absolute(1e-5), "affine_coord sz 8 (reference)");
     let params: Vec<_> = mats.iter().map(|&m| replay(m, Draws::neutral(), 12, 16)).collect();
     let out = fused(AugConfig { size: Some(8), ..AugConfig::none() }).apply_planned(&x, &params).expect("fused");
-    assert_close("affine_coord sz 8 (fused)", &values(&out), &expected, 1e-4);
+    assert_close(&values(&out), &expected, Tolerance::absolute(1e-4), "affine_coord sz 8 (fused)");
     let expected = affine_f32("affine_coord_composed_bilinear_reflection_sz_h6_w10").0;
     let reference =
         reference::affine_coord(&batch, Some(&mats), None, 6, 10, Mode::Bilinear, PadMode::Reflection, true);
-    assert_close("affine_coord 6×10 (reference)", &reference.data, &expected, 1e-5);
+    assert_close(&reference.data, &expected, Tolerance::absolute(1e-5), "affine_coord 6×10 (reference)");
 }
 
 #[test]
 fn affine_grid_matches_golden() {
     let grid: Vec<f32> =
         prepared_mats().iter().flat_map(|m| reference::affine_grid(m, 12, 16, true)).flatten().collect();
-    assert_close("affine_grid", &grid, &affine_f32("affine_grid_composed_samesize").0, 1e-6);
+    assert_close(&grid, &affine_f32("affine_grid_composed_samesize").0, Tolerance::absolute(1e-6), "affine_grid");
 }
 
 #[test]
@@ -152,9 +168,9 @@ fn warp_output_matches_golden() {
     let warps: Vec<_> = params.iter().map(ImageParams::warp_mat).collect();
     let reference =
         reference::affine_coord(&batch, None, Some(&warps), 12, 16, Mode::Bilinear, PadMode::Reflection, true);
-    assert_close("warp (reference)", &reference.data, &expected, 1e-5);
+    assert_close(&reference.data, &expected, Tolerance::absolute(1e-5), "warp (reference)");
     let out = fused(AugConfig::none()).apply_planned(&x, &params).expect("fused");
-    assert_close("warp (fused)", &values(&out), &expected, 1e-4);
+    assert_close(&values(&out), &expected, Tolerance::absolute(1e-4), "warp (fused)");
 }
 
 #[test]
@@ -167,15 +183,15 @@ fn lighting_matches_golden() {
         let expected = affine_f32(name).0;
         let mut reference = batch.clone();
         reference::lighting(&mut reference, &b, &c);
-        assert_close(&format!("{name} (reference)"), &reference.data, &expected, 1e-6);
+        assert_close(&reference.data, &expected, Tolerance::absolute(1e-6), &format!("{name} (reference)"));
         let params: Vec<_> = (0..4)
             .map(|k| ImageParams::from_draws(Draws { brightness: b[k], contrast: c[k], ..Draws::neutral() }, 12, 16))
             .collect();
         let out = fused(AugConfig::none()).apply_planned(&x, &params).expect("fused");
-        assert_close(&format!("{name} (fused)"), &values(&out), &expected, 1e-5);
+        assert_close(&values(&out), &expected, Tolerance::absolute(1e-5), &format!("{name} (fused)"));
     }
     let logits: Vec<f32> = batch.data.iter().map(|&v| reference::logit(v)).collect();
-    assert_close("logit", &logits, &affine_f32("logit_of_input_clamped_1e-7").0, 1e-5);
+    assert_close(&logits, &affine_f32("logit_of_input_clamped_1e-7").0, Tolerance::absolute(1e-5), "logit");
 }
 
 /// The recorded parameters of golden's seeded pipeline run (`split` 0 = train, 1 = valid).
@@ -215,7 +231,7 @@ fn fastai_passes() -> BatchAugment {
 fn pipeline_replay_matches_fastai_train() {
     let expected = affine_f32("pipeline_split0/output").0;
     let out = fastai_passes().apply_planned(&pipeline_input(), &pipeline_params(0)).expect("replay");
-    assert_close("pipeline split 0 (fastai passes)", &values(&out), &expected, 1e-4);
+    assert_close(&values(&out), &expected, Tolerance::absolute(1e-4), "pipeline split 0 (fastai passes)");
 }
 
 #[test]
@@ -225,7 +241,7 @@ fn pipeline_replay_matches_fastai_valid() {
     let planned = augment.plan(3, 40, 48, false, 1234).expect("plan");
     assert_eq!(planned, pipeline_params(1), "the valid plan is fastai's centre crop with an identity affine");
     let out = augment.apply(&pipeline_input(), false, 99).expect("valid");
-    assert_close("pipeline split 1 (fastai passes)", &values(&out), &expected, 1e-4);
+    assert_close(&values(&out), &expected, Tolerance::absolute(1e-4), "pipeline split 1 (fastai passes)");
 }
 
 /// The fused kernel resamples once where fastai resamples twice and pre-shrinks with `area` (d = 1.25 here), so it
@@ -237,7 +253,7 @@ fn fused_pipeline_stays_close_to_fastai() {
         let augment = BatchAugment::new(AugConfig::with_size(16, 0.75), None).expect("config");
         let out = values(&augment.apply_planned(&pipeline_input(), &pipeline_params(split)).expect("fused"));
         let mean = out.iter().zip(&expected).map(|(a, e)| (a - e).abs()).sum::<f32>() / out.len() as f32;
-        let max = assert_close(&format!("pipeline split {split} (fused)"), &out, &expected, bound);
+        let max = assert_close(&out, &expected, Tolerance::absolute(bound), &format!("pipeline split {split} (fused)"));
         assert!(mean < 0.05, "split {split}: mean abs diff {mean} (max {max})");
     }
 }

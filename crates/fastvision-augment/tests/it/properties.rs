@@ -7,7 +7,8 @@ use fastvision_augment::{
     reference, AugConfig, BatchAugment, Draws, ImageParams, Mode, Normalize, OutputDType, PadMode, Resampling,
 };
 
-use crate::support::{assert_close, noise_u8, values};
+use crate::support::{noise_u8, values};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 fn u8_batch(n: usize, h: usize, w: usize, seed: u64) -> Tensor {
     Tensor::from_vec(noise_u8(n * 3 * h * w, seed), (n, 3, h, w), &Device::Cpu).expect("tensor")
@@ -25,7 +26,7 @@ fn identity_is_int_to_float_and_normalize() {
     let raw = values(&images);
     let out = values(&BatchAugment::identity(None).expect("identity").apply(&images, true, 5).expect("apply"));
     let expected: Vec<f32> = raw.iter().map(|v| v / 255.0).collect();
-    assert_close("identity", &out, &expected, 0.0);
+    assert_close(&out, &expected, Tolerance::absolute(0.0), "identity");
     let normalize = Normalize::imagenet();
     let out =
         values(&BatchAugment::identity(Some(normalize)).expect("identity").apply(&images, true, 5).expect("apply"));
@@ -35,7 +36,7 @@ fn identity_is_int_to_float_and_normalize() {
         .enumerate()
         .map(|(k, v)| (v - normalize.mean[(k / plane) % 3]) / normalize.std[(k / plane) % 3])
         .collect();
-    assert_close("identity + normalize", &out, &expected, 1e-6);
+    assert_close(&out, &expected, Tolerance::absolute(1e-6), "identity + normalize");
 }
 
 #[test]
@@ -45,7 +46,7 @@ fn no_augmentation_with_a_size_is_a_plain_resize() {
     let out = values(&BatchAugment::new(config, None).expect("config").apply(&images, true, 3).expect("apply"));
     let expected =
         reference::affine_coord(&float_batch(&images), None, None, 12, 12, Mode::Bilinear, PadMode::Reflection, true);
-    assert_close("squish resize", &out, &expected.data, 1e-5);
+    assert_close(&out, &expected.data, Tolerance::absolute(1e-5), "squish resize");
 }
 
 #[test]
@@ -77,7 +78,7 @@ fn valid_path_is_a_centre_crop_and_resize_and_draws_nothing() {
             true,
         ));
     }
-    assert_close("valid crop + resize", &a, &expected, 1e-5);
+    assert_close(&a, &expected, Tolerance::absolute(1e-5), "valid crop + resize");
 }
 
 #[test]
@@ -88,8 +89,8 @@ fn flip_twice_is_the_identity() {
     let once = augment.apply_planned(&images, &[flip]).expect("flip");
     let twice = values(&augment.apply_planned(&once, &[flip]).expect("flip"));
     let expected: Vec<f32> = values(&images).iter().map(|v| v / 255.0).collect();
-    assert_close("flip∘flip", &twice, &expected, 1e-6);
-    assert!(assert_close("flip moves pixels", &values(&once), &expected, 1.0) > 0.1);
+    assert_close(&twice, &expected, Tolerance::absolute(1e-6), "flip∘flip");
+    assert!(assert_close(&values(&once), &expected, Tolerance::absolute(1.0), "flip moves pixels") > 0.1);
 }
 
 #[test]
@@ -150,8 +151,8 @@ fn half_outputs_round_the_f32_output() {
         values(&out)
     };
     let full = run(OutputDType::F32);
-    assert_close("f16", &run(OutputDType::F16), &full, 2.7 * 2f32.powi(-11));
-    assert_close("bf16", &run(OutputDType::BF16), &full, 2.7 * 2f32.powi(-8));
+    assert_close(&run(OutputDType::F16), &full, Tolerance::absolute(2.7 * 2f32.powi(-11)), "f16");
+    assert_close(&run(OutputDType::BF16), &full, Tolerance::absolute(2.7 * 2f32.powi(-8)), "bf16");
 }
 
 /// Without a random resized crop fastai samples once too, so the fused kernel must equal fastai's passes for
@@ -175,7 +176,7 @@ fn fused_equals_fastai_where_fastai_samples_once() {
         let mismatched = a.iter().zip(&b).filter(|(x, y)| (*x - *y).abs() > 1e-4).count();
         assert!(mismatched * 1000 <= a.len(), "{mode:?} {pad_mode:?}: {mismatched} of {} values differ", a.len());
         if mode == Mode::Bilinear {
-            assert_close(&format!("{mode:?} {pad_mode:?} ac={align_corners}"), &a, &b, 1e-4);
+            assert_close(&a, &b, Tolerance::absolute(1e-4), &format!("{mode:?} {pad_mode:?} ac={align_corners}"));
         }
     }
 }
@@ -190,6 +191,6 @@ fn narrow_images_are_sampled_like_grid_sample() {
         let out = values(&BatchAugment::new(config, None).expect("config").apply(&images, true, 0).expect("apply"));
         let expected =
             reference::affine_coord(&float_batch(&images), None, None, 5, 5, Mode::Bilinear, PadMode::Zeros, true);
-        assert_close(&format!("{h}×{w} → 5×5"), &out, &expected.data, 1e-5);
+        assert_close(&out, &expected.data, Tolerance::absolute(1e-5), &format!("{h}×{w} → 5×5"));
     }
 }

@@ -67,28 +67,6 @@ pub fn values(tensor: &Tensor) -> Vec<f32> {
     tensor.to_dtype(candle::DType::F32).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1()).expect("values")
 }
 
-/// The largest absolute difference; panics with both arrays' first differing values when over `tolerance`.
-/// Prints the measured difference (shown with `--nocapture`), so the numbers in the README can be re-measured.
-#[allow(clippy::print_stderr)]
-pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tolerance: f32) -> f32 {
-    assert_eq!(actual.len(), expected.len(), "{what}: length");
-    let (mut worst, mut at) = (0.0f32, 0);
-    for (k, (a, e)) in actual.iter().zip(expected).enumerate() {
-        let diff = (a - e).abs();
-        if diff > worst || diff.is_nan() {
-            (worst, at) = (if diff.is_nan() { f32::INFINITY } else { diff }, k);
-        }
-    }
-    eprintln!("{what}: max abs diff {worst:.3e} (tolerance {tolerance:.0e})");
-    assert!(
-        worst <= tolerance,
-        "{what}: max abs diff {worst:e} > {tolerance:e} at index {at}: expected {} got {}",
-        expected[at],
-        actual[at]
-    );
-    worst
-}
-
 /// Deterministic pseudo-random u8 pixels (a cheap LCG; the values only need to look like texture).
 pub fn noise_u8(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);

@@ -8,7 +8,8 @@ use fastvision_losses::{
     CrossEntropyConfig, Error, NllConfig, Reduction,
 };
 
-use crate::{assert_close, random_logits, random_targets, values};
+use crate::{random_logits, random_targets, values};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 fn gpu() -> Option<Device> {
     fastvision_core::device::test_gpu()
@@ -39,8 +40,8 @@ fn check_parity(what: &str, x: &Tensor, gpu: &Device, loss: &dyn Fn(&Tensor, &De
     let (rel, abs) = if x.dtype() == DType::F64 { (1e-12, 1e-14) } else { (2e-5, 1e-7) };
     let (cpu_value, cpu_grad) = value_and_grad(x, &Device::Cpu, loss);
     let (gpu_value, gpu_grad) = value_and_grad(x, gpu, loss);
-    assert_close(&format!("{what}: GPU vs CPU value"), &gpu_value, &cpu_value, rel, abs);
-    assert_close(&format!("{what}: GPU vs CPU gradient"), &gpu_grad, &cpu_grad, rel, abs);
+    assert_close(&gpu_value, &cpu_value, Tolerance { abs, rel }, &format!("{what}: GPU vs CPU value"));
+    assert_close(&gpu_grad, &cpu_grad, Tolerance { abs, rel }, &format!("{what}: GPU vs CPU gradient"));
 }
 
 #[test]

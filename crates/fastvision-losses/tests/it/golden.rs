@@ -13,7 +13,8 @@ use fastvision_losses::{
 };
 use serde_json::Value;
 
-use crate::{assert_close, shared_dir, values};
+use crate::{shared_dir, values};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 const CASES: [&str; 3] = ["normal_4x5", "extreme", "wide_1x10"];
 const REDUCTIONS: [(&str, Reduction); 3] =
@@ -68,7 +69,12 @@ fn case(name: &'static str, dtype: DType) -> Case {
 }
 
 fn check_f32(case: &Case, key: &str, actual: &Tensor) {
-    assert_close(&format!("{}/{key}", case.name), &values(actual), &golden(case.name, key), F32_REL, 0.0);
+    assert_close(
+        &values(actual),
+        &golden(case.name, key),
+        Tolerance { abs: 0.0, rel: F32_REL },
+        &format!("{}/{key}", case.name),
+    );
 }
 
 #[test]
@@ -141,10 +147,20 @@ fn float64_matches_pytorch_float64_within_1e12() {
         let loss = cross_entropy(&case.logits, &case.targets, Reduction::None).expect("cross_entropy f64");
         assert_eq!(loss.dtype(), DType::F64);
         let golden_loss = golden(name, "float64_cross_entropy_none");
-        assert_close(&format!("{name}/float64_cross_entropy_none"), &values(&loss), &golden_loss, F64_REL, 0.0);
+        assert_close(
+            &values(&loss),
+            &golden_loss,
+            Tolerance { abs: 0.0, rel: F64_REL },
+            &format!("{name}/float64_cross_entropy_none"),
+        );
         let log_probs = log_softmax(&case.logits, 1).expect("log_softmax f64");
         let golden_log_probs = golden(name, "float64_log_softmax");
-        assert_close(&format!("{name}/float64_log_softmax"), &values(&log_probs), &golden_log_probs, F64_REL, 0.0);
+        assert_close(
+            &values(&log_probs),
+            &golden_log_probs,
+            Tolerance { abs: 0.0, rel: F64_REL },
+            &format!("{name}/float64_log_softmax"),
+        );
     }
 }
 
@@ -154,10 +170,20 @@ fn float32_results_are_within_one_ulp_of_the_float64_golden() {
         let case = case(name, DType::F32);
         let loss = cross_entropy(&case.logits, &case.targets, Reduction::None).expect("cross_entropy");
         let expected = golden(name, "float64_cross_entropy_none");
-        assert_close(&format!("{name}/f32 loss vs float64"), &values(&loss), &expected, F32_ULP, 0.0);
+        assert_close(
+            &values(&loss),
+            &expected,
+            Tolerance { abs: 0.0, rel: F32_ULP },
+            &format!("{name}/f32 loss vs float64"),
+        );
         let log_probs = log_softmax(&case.logits, 1).expect("log_softmax");
         let expected = golden(name, "float64_log_softmax");
-        assert_close(&format!("{name}/f32 log_softmax vs float64"), &values(&log_probs), &expected, F32_ULP, 0.0);
+        assert_close(
+            &values(&log_probs),
+            &expected,
+            Tolerance { abs: 0.0, rel: F32_ULP },
+            &format!("{name}/f32 log_softmax vs float64"),
+        );
     }
 }
 
@@ -175,7 +201,17 @@ fn activation_decodes_and_accuracy_match_fastai() {
         let targets = case.targets.to_vec1::<u32>().expect("targets");
         let n_right = expected.iter().zip(&targets).filter(|(d, t)| d == t).count();
         let accuracy = n_right as f64 / targets.len() as f64;
-        assert_close(&format!("{name}/accuracy"), &[accuracy], &golden(name, "accuracy"), 1e-7, 0.0);
-        assert_close(&format!("{name}/error_rate"), &[1.0 - accuracy], &golden(name, "error_rate"), 1e-7, 1e-7);
+        assert_close(
+            &[accuracy],
+            &golden(name, "accuracy"),
+            Tolerance { abs: 0.0, rel: 1e-7 },
+            &format!("{name}/accuracy"),
+        );
+        assert_close(
+            &[1.0 - accuracy],
+            &golden(name, "error_rate"),
+            Tolerance { abs: 1e-7, rel: 1e-7 },
+            &format!("{name}/error_rate"),
+        );
     }
 }

@@ -7,7 +7,8 @@ use fastvision_losses::{
     BceConfig, CrossEntropyConfig, CrossEntropyLossFlat, Loss, NllConfig, Reduction,
 };
 
-use crate::{assert_close, random_logits, random_targets, values};
+use crate::{random_logits, random_targets, values};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 type LossFn<'a> = Box<dyn Fn(&Tensor) -> Tensor + 'a>;
 
@@ -44,7 +45,12 @@ fn weighted_sum(output: Tensor, seed: u64) -> Tensor {
 fn check_fd(what: &str, x: &Tensor, loss: LossFn) {
     let analytic = autograd(x, &loss);
     let numeric = finite_differences(x, &loss, 1e-6);
-    assert_close(&format!("{what}: autograd vs finite differences"), &analytic, &numeric, 1e-6, 1e-8);
+    assert_close(
+        &analytic,
+        &numeric,
+        Tolerance { abs: 1e-8, rel: 1e-6 },
+        &format!("{what}: autograd vs finite differences"),
+    );
 }
 
 fn ce(config: CrossEntropyConfig, targets: Tensor) -> impl Fn(&Tensor) -> Tensor {
@@ -165,14 +171,19 @@ fn gradients_match_candle_autograd_of_the_unfused_composition() {
             let plain_targets = targets.clone();
             let composed =
                 autograd(&x, &(Box::new(move |x: &Tensor| candle_cross_entropy(x, &plain_targets, eps)) as LossFn));
-            assert_close(&format!("{dtype:?} eps {eps}: fused vs composed gradient"), &fused, &composed, rel, abs);
+            assert_close(
+                &fused,
+                &composed,
+                Tolerance { abs, rel },
+                &format!("{dtype:?} eps {eps}: fused vs composed gradient"),
+            );
         }
         let fused = autograd(&x, &(Box::new(|x: &Tensor| weighted_sum(softmax(x, 1).expect("sm"), 3)) as LossFn));
         let composed = autograd(
             &x,
             &(Box::new(|x: &Tensor| weighted_sum(candle_nn::ops::softmax(x, 1).expect("sm"), 3)) as LossFn),
         );
-        assert_close(&format!("{dtype:?} softmax gradient"), &fused, &composed, rel, abs);
+        assert_close(&fused, &composed, Tolerance { abs, rel }, &format!("{dtype:?} softmax gradient"));
         let y = random_logits(22, 16, 37, 1.0, dtype).ge(0.0).and_then(|t| t.to_dtype(dtype)).expect("0/1");
         let fused_y = y.clone();
         let fused = autograd(
@@ -193,7 +204,7 @@ fn gradients_match_candle_autograd_of_the_unfused_composition() {
                     .expect("bce")
             }) as LossFn),
         );
-        assert_close(&format!("{dtype:?} bce gradient"), &fused, &composed, rel, abs);
+        assert_close(&fused, &composed, Tolerance { abs, rel }, &format!("{dtype:?} bce gradient"));
     }
 }
 
@@ -203,5 +214,5 @@ fn loss_values_match_the_unfused_composition() {
     let targets = random_targets(31, 64, 37);
     let fused = values(&cross_entropy(&x, &targets, Reduction::Mean).expect("fused"));
     let composed = values(&candle_nn::loss::cross_entropy(&x, &targets).expect("candle_nn cross_entropy"));
-    assert_close("mean cross-entropy vs candle_nn", &fused, &composed, 1e-13, 0.0);
+    assert_close(&fused, &composed, Tolerance { abs: 0.0, rel: 1e-13 }, "mean cross-entropy vs candle_nn");
 }

@@ -42,27 +42,3 @@ pub fn random_targets(seed: u64, n: usize, c: usize) -> Tensor {
 pub fn values(tensor: &Tensor) -> Vec<f64> {
     tensor.to_dtype(DType::F64).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1()).expect("tensor values")
 }
-
-/// Fails with every offending value when `|actual - expected| > rel·|expected| + abs`.
-pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], rel: f64, abs: f64) {
-    assert_eq!(actual.len(), expected.len(), "{what}: {} values, expected {}", actual.len(), expected.len());
-    let bad: Vec<String> = actual
-        .iter()
-        .zip(expected)
-        .enumerate()
-        .filter(|&(_, (&a, &e))| !is_close(a, e, rel, abs))
-        .map(|(i, (a, e))| format!("  [{i}] expected {e:e}, got {a:e} (diff {:e})", a - e))
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "{what}: {} of {} values off (rel {rel:e}, abs {abs:e}):\n{}",
-        bad.len(),
-        actual.len(),
-        bad.join("\n")
-    );
-}
-
-/// `|actual - expected| <= rel·|expected| + abs`; false for NaN.
-fn is_close(actual: f64, expected: f64, rel: f64, abs: f64) -> bool {
-    (actual - expected).abs() <= rel * expected.abs() + abs
-}

@@ -3,7 +3,8 @@
 use candle::{DType, Device, Tensor, Var};
 use fastvision_losses::{cross_entropy, cross_entropy_with, log_softmax, softmax, CrossEntropyConfig, Reduction};
 
-use crate::{assert_close, random_logits, random_targets, values};
+use crate::{random_logits, random_targets, values};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 #[test]
 fn extreme_logits_give_exact_finite_losses_and_gradients() {
@@ -18,7 +19,12 @@ fn extreme_logits_give_exact_finite_losses_and_gradients() {
         let loss = cross_entropy(&x, &t, Reduction::None).expect("loss");
         let ln3 = 3.0f64.ln();
         let expected = [2e4, ln3, ln3, 1.0 + (1.0 + (-1.0f64).exp()).ln(), 2e4 + 2.0f64.ln()];
-        assert_close(&format!("{dtype:?} losses at ±1e4"), &values(&loss), &expected, 1e-7, 0.0);
+        assert_close(
+            &values(&loss),
+            &expected,
+            Tolerance { abs: 0.0, rel: 1e-7 },
+            &format!("{dtype:?} losses at ±1e4"),
+        );
         let var = Var::from_tensor(&x).expect("var");
         let config = CrossEntropyConfig { label_smoothing: 0.1, ..CrossEntropyConfig::default() };
         let grads = cross_entropy_with(var.as_tensor(), &t, &config).expect("loss").backward().expect("grads");
@@ -43,8 +49,8 @@ fn float32_agrees_with_float64_on_wide_random_logits() {
     let x_rounded = x32.to_dtype(DType::F64).expect("widened");
     let reference_rounded = values(&cross_entropy(&x_rounded, &t, Reduction::None).expect("f64 of f32 inputs"));
     let actual = values(&cross_entropy(&x32, &t, Reduction::None).expect("f32"));
-    assert_close("f32 vs f64 on the same inputs", &actual, &reference_rounded, 1e-6, 0.0);
-    assert_close("f32 vs f64 of the unrounded inputs", &actual, &reference, 1e-4, 0.0);
+    assert_close(&actual, &reference_rounded, Tolerance { abs: 0.0, rel: 1e-6 }, "f32 vs f64 on the same inputs");
+    assert_close(&actual, &reference, Tolerance { abs: 0.0, rel: 1e-4 }, "f32 vs f64 of the unrounded inputs");
 }
 
 #[test]

@@ -34,7 +34,8 @@ fn vision_model_round_trips_through_safetensors() {
     // The file uses fastai's names.
     let saved = candle::safetensors::load(&path, &Device::Cpu).unwrap();
     assert!(saved.contains_key("0.4.0.conv1.weight") && saved.contains_key("1.8.weight"));
-    assert!(!std::fs::read_dir(dir.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("tmp")));
+    let listed = fastvision_core::fs::list_sorted(dir.path()).unwrap();
+    assert!(!listed.iter().any(|p| p.file_name().unwrap().to_string_lossy().contains("tmp")));
 }
 
 #[test]

@@ -11,7 +11,7 @@ fn saved_png_decodes_to_the_same_pixels() {
     save_png(&image, &path).expect("saving to a fresh nested folder");
     let decoded = image::open(&path).expect("the PNG must decode").to_rgb8();
     assert_eq!(decoded, image);
-    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+    let leftovers: Vec<_> = fastvision_core::fs::list_sorted(path.parent().unwrap()).unwrap();
     assert_eq!(leftovers.len(), 1, "no temporary file may be left behind");
     assert_eq!(encode_png(&image).expect("encoding"), std::fs::read(&path).unwrap());
 }

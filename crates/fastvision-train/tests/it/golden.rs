@@ -22,18 +22,3 @@ pub fn floats(v: &Value) -> Vec<f64> {
 pub fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("expected a number, got {v}"))
 }
-
-/// Asserts |a - e| <= abs + rel * |e| element-wise; returns the max abs error. The message lists all values.
-pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], abs: f64, rel: f64) -> f64 {
-    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ\nexpected {expected:?}\nactual   {actual:?}");
-    let mut max_err = 0.0f64;
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        let err = (a - e).abs();
-        max_err = max_err.max(err);
-        assert!(
-            err <= abs + rel * e.abs(),
-            "{what}[{i}]: expected {e:e}, got {a:e} (err {err:e})\nexpected {expected:?}\nactual   {actual:?}"
-        );
-    }
-    max_err
-}

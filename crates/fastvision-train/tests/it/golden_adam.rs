@@ -3,7 +3,8 @@
 use candle::{Device, Tensor, Var};
 use fastvision_train::{OptParam, Optimizer, OptimizerConfig};
 
-use crate::golden::{assert_close, floats, section};
+use crate::golden::{floats, section};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 fn run(p0: &[f64], grads: &serde_json::Value, do_wd: bool) -> Vec<Vec<f64>> {
     let values: Vec<f32> = p0.iter().map(|&v| v as f32).collect();
@@ -35,7 +36,12 @@ fn adam_matches_fastai_with_and_without_weight_decay() {
         let got = run(&floats(&g[p0]), &g[grads], do_wd);
         let mut max_err = 0.0f64;
         for (step, (a, e)) in got.iter().zip(g[expected].as_array().expect("steps")).enumerate() {
-            max_err = max_err.max(assert_close(&format!("adam {what} step {step}"), a, &floats(e), 2e-7, 1e-6));
+            max_err = max_err.max(assert_close(
+                a,
+                &floats(e),
+                Tolerance { abs: 2e-7, rel: 1e-6 },
+                &format!("adam {what} step {step}"),
+            ));
         }
         println!("adam {what}: max abs err {max_err:e}");
     }

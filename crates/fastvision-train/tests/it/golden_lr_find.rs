@@ -4,12 +4,13 @@
 use fastvision_train::lr_find::{suggest, suggest_from_recorder, LrFindStop};
 use fastvision_train::{LrFindConfig, LrFinder, Suggestion};
 
-use crate::golden::{assert_close, floats, num, section};
+use crate::golden::{floats, num, section};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 fn check(what: &str, got: Suggestion, golden: &serde_json::Value) {
     let actual = [got.lr, got.point_lr, got.point_loss];
     let expected = [num(&golden["suggestion"]), num(&golden["point_lr"]), num(&golden["point_loss"])];
-    assert_close(what, &actual, &expected, 0.0, 1e-6);
+    assert_close(&actual, &expected, Tolerance { abs: 0.0, rel: 1e-6 }, what);
 }
 
 #[test]
@@ -21,7 +22,7 @@ fn suggestions_match_fastai_on_clean_and_noisy_curves() {
     // The sweep's own learning rates equal fastai's (float32) ones.
     let finder = LrFinder::new(LrFindConfig { num_it, ..LrFindConfig::default() }).expect("finder");
     let ours: Vec<f64> = (0..num_it).map(|i| finder.lr_at(i) as f32 as f64).collect();
-    assert_close("lr_find lrs", &ours, &lrs64, 0.0, 0.0);
+    assert_close(&ours, &lrs64, Tolerance { abs: 0.0, rel: 0.0 }, "lr_find lrs");
     for prefix in ["", "noisy/"] {
         let losses: Vec<f32> = floats(&g[format!("{prefix}losses_full")]).iter().map(|&v| v as f32).collect();
         let s = suggest_from_recorder(&lrs64, &losses, num_it).expect("suggestions");
@@ -51,13 +52,24 @@ fn recorder_smoothing_and_sweep_match_a_real_fastai_run() {
     }
     assert_eq!(stop, Some(LrFindStop::Finished));
     assert_eq!(finder.lrs().len() as f64, num(&g["iterations_run"]));
-    let lr_err = assert_close("recorder lrs", finder.lrs(), &floats(&g["recorder_lrs"]), 0.0, 1e-15);
+    let lr_err =
+        assert_close(finder.lrs(), &floats(&g["recorder_lrs"]), Tolerance { abs: 0.0, rel: 1e-15 }, "recorder lrs");
     let smooth: Vec<f64> = finder.losses().iter().map(|&v| v as f64).collect();
-    let loss_err = assert_close("recorder smooth losses", &smooth, &floats(&g["recorder_losses"]), 0.0, 1e-7);
+    let loss_err = assert_close(
+        &smooth,
+        &floats(&g["recorder_losses"]),
+        Tolerance { abs: 0.0, rel: 1e-7 },
+        "recorder smooth losses",
+    );
     let s = finder.suggestions().expect("suggestions");
     let expected = &g["suggestions"];
     for (name, got) in s.named() {
-        assert_close(&format!("run suggestion {name}"), &[got.lr], &[num(&expected[name])], 0.0, 1e-6);
+        assert_close(
+            &[got.lr],
+            &[num(&expected[name])],
+            Tolerance { abs: 0.0, rel: 1e-6 },
+            &format!("run suggestion {name}"),
+        );
     }
     println!("lr_find_run: max lr err {lr_err:e}, max smooth-loss err {loss_err:e}");
 }

@@ -3,7 +3,8 @@
 
 use fastvision_train::{position, FineTuneConfig, LrRange, OneCycleConfig, Schedule};
 
-use crate::golden::{assert_close, floats, num, section};
+use crate::golden::{floats, num, section};
+use fastvision_core::testing::{assert_close, Tolerance};
 
 #[test]
 fn fit_one_cycle_matches_fastai() {
@@ -13,8 +14,8 @@ fn fit_one_cycle_matches_fastai() {
     let hypers: Vec<_> = (0..n).map(|i| schedule.at(position(i, n))[0]).collect();
     let lrs: Vec<f64> = hypers.iter().map(|h| h.lr).collect();
     let moms: Vec<f64> = hypers.iter().map(|h| h.mom).collect();
-    let lr_err = assert_close("fit_one_cycle lr", &lrs, &floats(&g["lr"]), 0.0, 1e-12);
-    let mom_err = assert_close("fit_one_cycle mom", &moms, &floats(&g["mom"]), 0.0, 1e-12);
+    let lr_err = assert_close(&lrs, &floats(&g["lr"]), Tolerance { abs: 0.0, rel: 1e-12 }, "fit_one_cycle lr");
+    let mom_err = assert_close(&moms, &floats(&g["mom"]), Tolerance { abs: 0.0, rel: 1e-12 }, "fit_one_cycle mom");
     println!("fit_one_cycle: max |lr err| {lr_err:e}, max |mom err| {mom_err:e}");
 }
 
@@ -42,8 +43,9 @@ fn fine_tune_matches_fastai_per_group_per_iteration() {
         let moms: Vec<f64> = got.iter().map(|h| h.mom).collect();
         let exp_lrs: Vec<f64> = hypers.iter().map(|h| num(&h["lr"])).collect();
         let exp_moms: Vec<f64> = hypers.iter().map(|h| num(&h["mom"])).collect();
-        max_err = max_err.max(assert_close(&format!("{what} lr"), &lrs, &exp_lrs, 0.0, 1e-12));
-        max_err = max_err.max(assert_close(&format!("{what} mom"), &moms, &exp_moms, 0.0, 1e-12));
+        max_err = max_err.max(assert_close(&lrs, &exp_lrs, Tolerance { abs: 0.0, rel: 1e-12 }, &format!("{what} lr")));
+        max_err =
+            max_err.max(assert_close(&moms, &exp_moms, Tolerance { abs: 0.0, rel: 1e-12 }, &format!("{what} mom")));
     }
     println!("fine_tune: max abs err {max_err:e}");
 }

@@ -109,8 +109,7 @@ fn lr_find_restores_the_learner_and_plots() -> fastvision_train::Result<()> {
     let png = dir.path().join("lr_find.png");
     result.save_plot(&png)?;
     assert!(png.is_file());
-    let leftovers: Vec<_> =
-        std::fs::read_dir(dir.path()).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let leftovers = fastvision_core::fs::list_sorted(dir.path()).unwrap_or_default();
     assert!(!dir.path().join("models").exists(), "lr_find wrote files: {leftovers:?}");
     Ok(())
 }

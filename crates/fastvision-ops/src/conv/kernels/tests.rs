@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::conv::geometry::out_len;
+use fastvision_core::testing::{assert_close, Tolerance};
 
 /// Visits every (image, out channel, out pixel, in channel, kernel tap) with the flat indices it connects.
 fn for_each_tap(g: &Geometry, mut f: impl FnMut(usize, usize, usize)) {
@@ -68,12 +69,8 @@ fn geometry(
     }
 }
 
-fn assert_close(got: &[f64], want: &[f64], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!((a - b).abs() <= 1e-10 * (1.0 + b.abs()), "{what}[{i}]: got {a}, want {b}");
-    }
-}
+/// Every plan sums the same products in a different order: equal to the direct loop up to f64 rounding.
+const CLOSE: Tolerance<f64> = Tolerance { abs: 1e-10, rel: 1e-10 };
 
 #[test]
 fn every_plan_matches_the_direct_convolution() {
@@ -102,9 +99,9 @@ fn every_plan_matches_the_direct_convolution() {
                     let rows = if images > 1 { g.h_out } else { rows };
                     let plan = Plan { images, rows, threads };
                     let what = format!("{g:?} {plan:?}");
-                    assert_close(&forward(&x, &w, &g, &plan), &y_ref, &format!("forward {what}"));
-                    assert_close(&input_grad(&dy, &w, &g, &plan), &dx_ref, &format!("input grad {what}"));
-                    assert_close(&weight_grad(&x, &dy, &g, &plan), &dw_ref, &format!("weight grad {what}"));
+                    assert_close(&forward(&x, &w, &g, &plan), &y_ref, CLOSE, &format!("forward {what}"));
+                    assert_close(&input_grad(&dy, &w, &g, &plan), &dx_ref, CLOSE, &format!("input grad {what}"));
+                    assert_close(&weight_grad(&x, &dy, &g, &plan), &dw_ref, CLOSE, &format!("weight grad {what}"));
                 }
             }
         }

@@ -13,3 +13,4 @@ mod golden_schedules;
 mod learner;
 mod learning;
 mod mixed_precision;
+mod threads;

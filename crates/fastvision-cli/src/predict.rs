@@ -84,9 +84,12 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Inputs that could not be used, each with the reason.
+type Missing = Vec<(PathBuf, fastvision::train::Error)>;
+
 /// The image files named by `inputs` (folders listed recursively, in sorted order), and the inputs that do not
 /// exist, with the reason.
-fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<(PathBuf, fastvision::train::Error)>)> {
+fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Missing)> {
     let (mut files, mut missing) = (Vec::new(), Vec::new());
     for input in inputs {
         if input.is_dir() {

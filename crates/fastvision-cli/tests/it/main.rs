@@ -293,6 +293,39 @@ fn predict_after_a_short_training_on_pets() {
     assert!(vocab.iter().any(|c| c == row[1]) && row[6].is_empty(), "{row:?}");
 }
 
+/// Issue 16 §4: the binary honours `RAYON_NUM_THREADS`, and 1 to 4 threads train the same `model.safetensors`,
+/// byte for byte (lr_find included: its suggestion is the learning rate).
+#[test]
+fn r16_rayon_num_threads_1_to_4_train_the_same_model_file() {
+    let data = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (1..=8).flat_map(|i| [format!("cat_{i}.jpg"), format!("dog_{i}.jpg")]).collect();
+    tiny_folder(data.path(), &names.iter().map(String::as_str).collect::<Vec<_>>());
+    let train = |threads: usize| {
+        let out = tempfile::tempdir().unwrap();
+        let args =
+            ["train", "--no-pretrained", "--data", data.path().to_str().unwrap(), "--presize", "40", "--size", "32"];
+        let output = Command::new(env!("CARGO_BIN_EXE_fastvision"))
+            .args(args)
+            .args(["--bs", "4", "--epochs", "1", "--lr-find-iters", "20", "--out", out.path().to_str().unwrap()])
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .current_dir(out.path())
+            .output()
+            .expect("running fastvision");
+        let printed = text(&output);
+        assert!(output.status.success(), "RAYON_NUM_THREADS={threads}: {printed}");
+        let model = std::fs::read(out.path().join("model.safetensors")).expect("model.safetensors");
+        let lr_line =
+            printed.lines().find(|l| l.contains("iterations") && l.contains("valley")).unwrap_or_default().to_string();
+        (model, lr_line)
+    };
+    let (reference, reference_lr) = train(1);
+    for threads in 2..=4 {
+        let (model, lr) = train(threads);
+        assert_eq!(lr, reference_lr, "RAYON_NUM_THREADS={threads} against 1: lr_find");
+        assert!(model == reference, "RAYON_NUM_THREADS={threads} against 1: model.safetensors differs ({lr})");
+    }
+}
+
 /// Extracts the 20 reference images of `shared/weights/cifar-resnet/reference-logits.json` from the CIFAR tar.
 fn cifar_reference_images(dir: &Path) -> Vec<(String, usize)> {
     let shared = std::path::PathBuf::from(std::env::var("FASTVISION_SHARED").expect("set FASTVISION_SHARED"));

@@ -7,6 +7,7 @@ mod golden;
 mod gradients;
 mod loss_trait;
 mod stability;
+mod threads;
 
 use std::path::PathBuf;
 

@@ -76,8 +76,19 @@ fn target_cols() -> usize {
 /// Largest im2col scratch per thread, in elements (16 MiB of f32): bigger images are cut into row bands.
 const MAX_SCRATCH: usize = 4 << 20;
 
+/// The partial sums a weight gradient's sum over the batch is cut into, whatever the thread count (issue 16); a
+/// unit holds at most this fraction of the batch, so each partial gets work. Two reproduces the bits two threads
+/// gave before, on which the tests and recipes were calibrated; docs/performance.md ("The same bits on any thread
+/// count") says why not more.
+pub(crate) const PARTIALS: usize = 2;
+
 /// How the batch is cut: units of `images` whole images (one task each), each unit walked in bands of `rows`
-/// output rows (only when a single image's im2col matrix would exceed [`MAX_SCRATCH`]).
+/// output rows (only when a single image's im2col matrix would exceed [`MAX_SCRATCH`]), and the `threads` that
+/// run them.
+///
+/// `images` and `rows` fix every product's shape, and with it how `gemm` groups each dot product (its depth
+/// blocks depend on the shape) and how the weight gradient's sum is grouped, so they are a function of the
+/// geometry alone: the thread count only decides what runs in parallel, never the result (issue 16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Plan {
     pub images: usize,
@@ -94,8 +105,7 @@ impl Plan {
             let rows = (max_cols / g.w_out.max(1)).clamp(1, g.h_out.max(1));
             return Self { images: 1, rows, threads };
         }
-        let per_thread = g.batch.div_ceil(threads).max(1);
-        let images = target_cols().div_ceil(hw).min(max_cols / hw).min(per_thread).max(1);
+        let images = target_cols().div_ceil(hw).min(max_cols / hw).min(g.batch.div_ceil(PARTIALS)).max(1);
         Self { images, rows: g.h_out, threads }
     }
 

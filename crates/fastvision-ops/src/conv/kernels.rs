@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::geometry::{Geometry, Plan};
+use super::geometry::{Geometry, Plan, PARTIALS};
 use super::im2col::{col2im, im2col, Tile};
 use crate::float::{matmul, parallelism, Float, MatMut, MatRef};
 
@@ -152,17 +152,16 @@ pub(crate) fn input_grad<T: Float>(dy: &[T], w: &[T], g: &Geometry, plan: &Plan)
     dx
 }
 
-/// Weight gradient: `dw = Σ_tiles dy_tile · im2col(x)_tileᵀ`, summed per worker, then over workers in order.
+/// Weight gradient: `dw = Σ_tiles dy_tile · im2col(x)_tileᵀ`, in partial sums over fixed runs of units (see
+/// [`sum_over_partials`]).
 ///
-/// With few output channels each worker accumulates the transpose `dwᵀ = Σ im2col(x) · dyᵀ` (per group
+/// With few output channels each partial accumulates the transpose `dwᵀ = Σ im2col(x) · dyᵀ` (per group
 /// `k_g × c_out_g`, row-major), which gemm runs about twice as fast for the early layers' shapes (measured single
 /// threaded: 110 vs 60 GFLOP/s for 64→64 3×3 at 32 px); with many (layer4's 512) the direct orientation is faster
 /// (110 vs 57), so the choice is by [`TRANSPOSED_MAX_C_OUT`].
 pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry, plan: &Plan) -> Vec<T> {
     let transposed = g.c_out_g() <= TRANSPOSED_MAX_C_OUT;
-    let units = plan.units(g);
-    let workers = if plan.parallel_units(g) { plan.threads.min(units) } else { 1 };
-    let dw_t = sum_over_workers(units, workers, plan.threads, g.weight_len(), |range, dw_t, par| {
+    let dw_t = sum_over_partials(plan.units(g), plan.threads, g.weight_len(), |range, dw_t, par| {
         for u in range {
             let img0 = u * plan.images;
             let images = plan.images.min(g.batch - img0);
@@ -178,36 +177,57 @@ pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry, plan: &Plan
     }
 }
 
-/// A sum over `units` of work: each of `workers` accumulates its consecutive share of the units into its own
-/// zeroed partial of `len` values (`accumulate(units, partial, parallelism)`, single-threaded products when there
-/// are several workers, `threads`-threaded ones when there is one), then the partials are added in worker order,
-/// so the result does not depend on scheduling. Both weight gradients (im2col and Winograd) sum this way.
-pub(crate) fn sum_over_workers<T: Float>(
+/// How many consecutive units one of the [`PARTIALS`] partial sums of a reduction over `units` units covers.
+fn units_per_partial(units: usize) -> usize {
+    units.div_ceil(PARTIALS.min(units).max(1)).max(1)
+}
+
+/// A sum over `units` of work into `len` values whose grouping is a function of the shape only, so that any
+/// thread count gives the same bits (issue 16): the units are cut into fixed runs ([`units_per_partial`]); each
+/// run is accumulated from zero into its own partial (`accumulate(units, partial, parallelism)`), and the partials
+/// are added in run order, element by element. Runs go to rayon; with fewer runs than `threads`, each run's
+/// products are threaded instead (`gemm` splits rows and columns, never the depth, so threading does not change
+/// its result). Both weight gradients (im2col and Winograd) sum this way.
+pub(crate) fn sum_over_partials<T: Float>(
     units: usize,
-    workers: usize,
     threads: usize,
     len: usize,
     accumulate: impl Fn(std::ops::Range<usize>, &mut [T], gemm::Parallelism) + Sync,
 ) -> Vec<T> {
-    let workers = workers.clamp(1, units.max(1));
-    let par = if workers > 1 { gemm::Parallelism::None } else { parallelism(threads) };
-    let per_worker = units.div_ceil(workers);
-    let partials: Vec<Vec<T>> = (0..workers)
-        .into_par_iter()
-        .map(|worker| {
-            let mut partial = vec![T::zero(); len];
-            let first = worker * per_worker;
-            accumulate(first..(first + per_worker).min(units), &mut partial, par);
-            partial
-        })
-        .collect();
-    let mut iter = partials.into_iter();
-    let mut total = iter.next().unwrap_or_else(|| vec![T::zero(); len]);
-    for partial in iter {
-        for (a, b) in total.iter_mut().zip(&partial) {
-            *a += *b;
-        }
+    if units == 0 {
+        return vec![T::zero(); len];
     }
+    let per_partial = units_per_partial(units);
+    let n_partials = units.div_ceil(per_partial);
+    let par = if n_partials >= threads { gemm::Parallelism::None } else { parallelism(threads.div_ceil(n_partials)) };
+    let run = |p: usize| {
+        let mut partial = vec![T::zero(); len];
+        accumulate(p * per_partial..((p + 1) * per_partial).min(units), &mut partial, par);
+        partial
+    };
+    let mut partials: Vec<Vec<T>> = if n_partials > 1 && threads > 1 {
+        (0..n_partials).into_par_iter().map(run).collect()
+    } else {
+        (0..n_partials).map(run).collect()
+    };
+    let total = partials.remove(0);
+    add_in_order(total, &partials)
+}
+
+/// `total + rest[0] + rest[1] + …`, each element summed in that order whichever thread adds its block (layer4's
+/// partials are 9 MiB each, a pass worth sharing).
+fn add_in_order<T: Float>(mut total: Vec<T>, rest: &[Vec<T>]) -> Vec<T> {
+    const BLOCK: usize = 1 << 14;
+    if rest.is_empty() {
+        return total;
+    }
+    total.par_chunks_mut(BLOCK).enumerate().for_each(|(block, sums)| {
+        for partial in rest {
+            for (sum, value) in sums.iter_mut().zip(&partial[block * BLOCK..]) {
+                *sum += *value;
+            }
+        }
+    });
     total
 }
 

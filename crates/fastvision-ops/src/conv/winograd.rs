@@ -14,8 +14,8 @@
 
 use rayon::prelude::*;
 
-use super::geometry::Geometry;
-use super::kernels::sum_over_workers;
+use super::geometry::{Geometry, PARTIALS};
+use super::kernels::sum_over_partials;
 use std::mem::MaybeUninit;
 
 use crate::float::{filled, matmul, parallelism, widest, Float, MatMut, MatRef};
@@ -105,14 +105,15 @@ fn strided_mut<T, const N: usize>(buf: &mut [T], start: usize, stride: usize, le
 
 /// Weight gradient by the dual of the same algorithm: `dW = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ x B)] G`, where `x` is
 /// the 6×6 input patch and `dy` the 4×4 output-gradient tile of each tile. The sum over tiles is 36 products
-/// (`outs × tiles` by `tiles × ins`), accumulated per worker, then summed over workers in order.
+/// (`outs × tiles` by `tiles × ins`), in partial sums over fixed runs of units added in order
+/// ([`sum_over_partials`]), so the result does not depend on the thread count.
 pub(crate) fn weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let s = Shape::new(g.c_in, g.c_out, g.h_in, g.w_in);
     let threads = rayon::current_num_threads().max(1);
-    let images = s.images_per_unit(g.batch, threads);
+    let images = s.images_per_unit(g.batch);
     let units = g.batch.div_ceil(images);
     let (in_img, out_img) = (s.ins * s.h * s.w, s.outs * s.h * s.w);
-    let acc = sum_over_workers(units, threads.min(units), threads, POINTS * s.ins * s.outs, |range, acc, par| {
+    let acc = sum_over_partials(units, threads, POINTS * s.ins * s.outs, |range, acc, par| {
         let (first_image, last_image) = (range.start * images, (range.end * images).min(g.batch));
         let mut first = true;
         for img0 in (first_image..last_image).step_by(images) {
@@ -438,9 +439,11 @@ impl Shape {
         Self { ins, outs, h, w, th: h.div_ceil(TILE), tw: w.div_ceil(TILE) }
     }
 
-    /// Whole images per unit of work: enough for [`TARGET_TILES`] tiles, at most a thread's share of the batch.
-    fn images_per_unit(&self, batch: usize, threads: usize) -> usize {
-        TARGET_TILES.div_ceil(self.th * self.tw).clamp(1, batch.div_ceil(threads).max(1))
+    /// Whole images per unit of work: enough for [`TARGET_TILES`] tiles, at most a [`PARTIALS`] share of the
+    /// batch. A unit's images share the chunks whose products sum over the tiles, so this depends on the shape
+    /// alone, never on the thread count (issue 16).
+    fn images_per_unit(&self, batch: usize) -> usize {
+        TARGET_TILES.div_ceil(self.th * self.tw).clamp(1, batch.div_ceil(PARTIALS).max(1))
     }
 
     /// Height and width of the channels-last input copy: the tiles' 6×6 patches, zero padding included.
@@ -459,9 +462,9 @@ fn convolve<T: Float>(x: &[T], u: &[T], batch: usize, ins: usize, outs: usize, h
     let s = Shape::new(ins, outs, h, w);
     let threads = rayon::current_num_threads().max(1);
     // Few tiles in all (deep layers of small images): one unit with threaded products, so each point's weights
-    // are read once rather than once per thread.
-    let few = batch * s.th * s.tw < TARGET_TILES * threads;
-    let images = if few { batch } else { s.images_per_unit(batch, threads) };
+    // are read once rather than once per thread. Like the units, a function of the shape.
+    let few = batch * s.th * s.tw < PARTIALS * TARGET_TILES;
+    let images = if few { batch } else { s.images_per_unit(batch) };
     let units = batch.div_ceil(images.max(1));
     let (in_img, out_img) = (ins * h * w, outs * h * w);
     if out_img == 0 {

@@ -6,3 +6,4 @@ mod batchnorm;
 mod common;
 mod conv;
 mod profile;
+mod threads;

@@ -14,3 +14,4 @@ mod learner;
 mod learning;
 mod mixed_precision;
 mod resume;
+mod threads;

@@ -107,3 +107,29 @@ fn every_plan_matches_the_direct_convolution() {
         }
     }
 }
+
+/// Issue 16: the thread count a plan runs on changes what runs in parallel, never the bits.
+#[test]
+fn r16_every_thread_count_gives_the_same_bits() {
+    let cases = [geometry(9, 8, 6, (5, 5), 3, 1, 1, 1, 1), geometry(5, 3, 130, (4, 5), 3, 2, 1, 1, 1)];
+    for g in cases {
+        let (x, w, dy) = (values(g.input_len(), 1), values(g.weight_len(), 2), values(g.output_len(), 3));
+        for images in [1, 2, 4] {
+            let run = |threads| {
+                let plan = Plan { images, rows: g.h_out, threads };
+                (forward(&x, &w, &g, &plan), input_grad(&dy, &w, &g, &plan), weight_grad(&x, &dy, &g, &plan))
+            };
+            let reference = run(1);
+            for threads in 2..=4 {
+                assert!(run(threads) == reference, "{g:?}, {images} images per unit: {threads} threads against 1");
+            }
+        }
+    }
+}
+
+#[test]
+fn partials_split_the_units_in_two_runs() {
+    for (units, per_partial) in [(32, 16), (3, 2), (2, 1), (1, 1), (0, 1)] {
+        assert_eq!(units_per_partial(units), per_partial, "{units} units");
+    }
+}

@@ -105,6 +105,18 @@ pub fn assert_close<T: Float>(actual: &[T], expected: &[T], tol: Tolerance<T>, w
     worst
 }
 
+/// `$FASTVISION_SHARED/<rel>` for tests that read the shared data; fails the test with what to do when the variable
+/// is not set or the path is not there.
+#[track_caller]
+pub fn shared(rel: &str) -> std::path::PathBuf {
+    let Some(root) = std::env::var_os("FASTVISION_SHARED") else {
+        panic!("FASTVISION_SHARED is not set: export FASTVISION_SHARED=/absolute/path/to/shared to run this test");
+    };
+    let path = std::path::PathBuf::from(root).join(rel);
+    assert!(path.exists(), "{} does not exist (is FASTVISION_SHARED right?)", path.display());
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

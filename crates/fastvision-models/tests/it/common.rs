@@ -1,19 +1,10 @@
 //! Helpers shared by the integration tests: the shared/ folder, fixtures and error measures.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use candle::{Device, Tensor};
 
-/// `$FASTVISION_SHARED/<rel>`; fails the test with instructions when the variable is not set.
-pub fn shared(rel: &str) -> PathBuf {
-    let Some(root) = std::env::var_os("FASTVISION_SHARED") else {
-        panic!("FASTVISION_SHARED is not set: export FASTVISION_SHARED=/absolute/path/to/shared to run this test");
-    };
-    let path = PathBuf::from(root).join(rel);
-    assert!(path.exists(), "{} does not exist (is FASTVISION_SHARED right?)", path.display());
-    path
-}
+pub use fastvision_core::testing::shared;
 
 /// Every tensor of a safetensors file, on the CPU.
 pub fn load_tensors(rel: &str) -> HashMap<String, Tensor> {

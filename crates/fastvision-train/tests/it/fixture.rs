@@ -63,13 +63,7 @@ pub fn param_values(learn: &Learner) -> Vec<(String, bool, usize, Vec<f32>)> {
         .collect()
 }
 
-/// A path under `$FASTVISION_SHARED`.
-pub fn shared(relative: &str) -> PathBuf {
-    let Ok(shared) = std::env::var("FASTVISION_SHARED") else {
-        panic!("FASTVISION_SHARED is not set: export FASTVISION_SHARED=/absolute/path/to/shared");
-    };
-    PathBuf::from(shared).join(relative)
-}
+pub use fastvision_core::testing::shared;
 
 /// The torchvision resnet18 fixture, from FASTVISION_SHARED.
 pub fn resnet18_weights() -> PathBuf {

@@ -6,15 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fastvision_weights::{Error, ReadOptions, StateDict};
 
-/// `$FASTVISION_SHARED/<rel>`; fails the test with instructions when the variable is not set.
-pub fn shared(rel: &str) -> PathBuf {
-    let Some(root) = std::env::var_os("FASTVISION_SHARED") else {
-        panic!("FASTVISION_SHARED is not set: export FASTVISION_SHARED=/absolute/path/to/shared to run this test");
-    };
-    let path = PathBuf::from(root).join(rel);
-    assert!(path.exists(), "{} does not exist (is FASTVISION_SHARED right?)", path.display());
-    path
-}
+pub use fastvision_core::testing::shared;
 
 /// One of the real checkpoints in `weights/pytorch-formats`.
 pub fn pytorch_file(name: &str) -> PathBuf {

@@ -67,7 +67,7 @@ fn main() {
             eprintln!("{}", exit.message);
             std::process::exit(exit.code);
         }
-        eprintln!("error: {}", chain(&error));
+        eprintln!("error: {}", chain(error.as_ref()));
         std::process::exit(1);
     }
 }
@@ -91,14 +91,16 @@ impl std::error::Error for Exit {}
 
 /// The error and its causes, leaving out a cause whose text the message before it already contains (our error
 /// messages usually quote their source, and anyhow's `{:#}` would print it twice).
-fn chain(error: &anyhow::Error) -> String {
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
             text.push_str(": ");
-            text.push_str(&cause);
+            text.push_str(&cause_text);
         }
+        source = cause.source();
     }
     text
 }

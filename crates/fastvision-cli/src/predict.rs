@@ -1,7 +1,6 @@
 //! `fastvision predict`: classifies images or folders of images with an exported model (fastai's
 //! `load_learner` + `learn.predict`, `learn.tta` with `--tta`), printing a table and optionally writing JSON or CSV.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -136,7 +135,7 @@ fn print_table(learner: &InferenceLearner, results: &Predictions, top_k: usize) 
         );
     }
     for (path, error) in &results.failures {
-        eprintln!("could not classify {}: {}", display(path), reason(error));
+        eprintln!("could not classify {}: {}", display(path), crate::chain(error));
     }
     println!(
         "{} image{} classified, {} could not be read",
@@ -144,20 +143,6 @@ fn print_table(learner: &InferenceLearner, results: &Predictions, top_k: usize) 
         if results.predictions.len() == 1 { "" } else { "s" },
         results.failures.len()
     );
-}
-
-/// The error's text with its causes (each once: our messages often quote their source).
-fn reason(error: &fastvision::train::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            let _ = write!(text, ": {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn to_json(learner: &InferenceLearner, results: &Predictions, args: &Args) -> serde_json::Value {
@@ -176,7 +161,7 @@ fn to_json(learner: &InferenceLearner, results: &Predictions, args: &Args) -> se
         })
         .collect();
     let failures: Vec<serde_json::Value> =
-        results.failures.iter().map(|(path, e)| json!({ "path": path, "error": reason(e) })).collect();
+        results.failures.iter().map(|(path, e)| json!({ "path": path, "error": crate::chain(e) })).collect();
     json!({
         "model": args.model,
         "vocab": learner.meta.vocab.classes(),
@@ -210,7 +195,7 @@ fn to_csv(learner: &InferenceLearner, results: &Predictions, top_k: usize) -> St
     for (path, error) in &results.failures {
         let mut row = vec![path.display().to_string()];
         row.resize(header.len() - 1, String::new());
-        row.push(reason(error));
+        row.push(crate::chain(error));
         out.push_str(&csv_row(&row));
     }
     out

@@ -281,8 +281,11 @@ fn stopped(error: anyhow::Error, signals: &StopSignals, run: &RunDir) -> anyhow:
     if !command.iter().any(|a| a == "--resume") {
         command.push("--resume".into());
     }
-    let message =
-        format!("{}\nto continue exactly where it stopped: fastvision {}", crate::chain(&error), command.join(" "));
+    let message = format!(
+        "{}\nto continue exactly where it stopped: fastvision {}",
+        crate::chain(error.as_ref()),
+        command.join(" ")
+    );
     anyhow::Error::new(crate::Exit { code: signals.exit_code(), message })
 }
 

@@ -91,7 +91,7 @@ impl InferenceLearner {
 
     /// Predicts `images` as one batch; the first unreadable image is an error naming it.
     pub fn predict_batch(&self, images: &[PathBuf]) -> Result<Vec<Prediction>> {
-        let variants = images.par_iter().map(|path| self.prepare(path, 0, 0, None)).collect::<Result<Vec<_>>>()?;
+        let variants = images.par_iter().map(|path| self.prepare(path, 0, None)).collect::<Result<Vec<_>>>()?;
         self.predict_prepared(&variants, None, 0)
     }
 
@@ -108,11 +108,8 @@ impl InferenceLearner {
         let mut out = Predictions { predictions: Vec::with_capacity(images.len()), failures: Vec::new() };
         for (b, chunk) in images.chunks(batch_size).enumerate() {
             let first = b * batch_size;
-            let prepared: Vec<Result<Vec<Vec<u8>>>> = chunk
-                .par_iter()
-                .enumerate()
-                .map(|(i, path)| self.prepare(path, first + i, config.tta.map_or(0, |t| t.n), config.tta))
-                .collect();
+            let prepared: Vec<Result<Vec<Vec<u8>>>> =
+                chunk.par_iter().enumerate().map(|(i, path)| self.prepare(path, first + i, config.tta)).collect();
             let mut good = Vec::with_capacity(chunk.len());
             let mut variants = Vec::with_capacity(chunk.len());
             for (path, result) in chunk.iter().zip(prepared) {
@@ -162,13 +159,13 @@ impl InferenceLearner {
 
     /// Decodes `path` once and returns its presized CHW u8 versions: the validation one first, then one
     /// training-style version per TTA pass (random positions from `(seed, pass, image)`).
-    fn prepare(&self, path: &Path, image: usize, passes: usize, tta: Option<Tta>) -> Result<Vec<Vec<u8>>> {
+    fn prepare(&self, path: &Path, image: usize, tta: Option<Tta>) -> Result<Vec<Vec<u8>>> {
         let data_err = |source| Error::Data { context: format!("preparing {}", path.display()), source };
         let decoded = decode_rgb(path, DecodeLimits::default()).map_err(data_err)?;
+        let (passes, seed) = tta.map_or((0, 0), |t| (t.n, t.seed));
         let mut versions = Vec::with_capacity(passes + 1);
         versions.push(to_chw(&self.item_tfm.apply(&decoded, None).map_err(data_err)?));
         for pass in 0..passes {
-            let seed = tta.map_or(0, |t| t.seed);
             let mut rng = Rng::derive(seed ^ pass_stream(pass), image as u64);
             versions.push(to_chw(&self.item_tfm.apply(&decoded, Some(&mut rng)).map_err(data_err)?));
         }

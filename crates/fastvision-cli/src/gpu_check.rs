@@ -492,7 +492,7 @@ fn timed_epochs(args: &Args, data: &Path, gpu: &Device, precision: &str, dtype: 
             .epochs
             .last()
             .map(|row| {
-                let error = row.metrics.iter().find(|(n, _)| n == "error_rate").map_or(f64::NAN, |m| m.1);
+                let error = row.metric(Metric::ErrorRate).unwrap_or(f64::NAN);
                 (row.valid_loss.unwrap_or(f64::NAN), error)
             })
             .unwrap_or((f64::NAN, f64::NAN));

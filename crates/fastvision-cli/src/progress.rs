@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fastvision::datasets::{Progress, Stage};
-use fastvision::train::{BatchProgress, EpochRow, FitStart, Reporter};
+use fastvision::train::{BatchProgress, EpochRow, FitStart, Phase, Reporter};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Runs `f` with a callback that draws a progress bar for each `untar_data` stage.
@@ -49,8 +49,8 @@ pub struct TerminalReporter {
 impl Reporter for TerminalReporter {
     fn fit_start(&mut self, info: &FitStart) {
         println!("\n{} ({} epoch{})", info.phase, info.n_epochs, if info.n_epochs == 1 { "" } else { "s" });
-        if info.phase != "lr_find" {
-            println!("{}", EpochRow::header(&info.metric_names));
+        if info.phase != Phase::LrFind {
+            println!("{}", EpochRow::header(&info.metrics));
         }
     }
 

@@ -170,7 +170,7 @@ pub fn run(args: Args) -> Result<()> {
     }
 
     let validation = learn.validate()?;
-    let error_rate = validation.metrics.iter().find(|(n, _)| n == "error_rate").map_or(f64::NAN, |m| m.1);
+    let error_rate = validation.metric(Metric::ErrorRate).unwrap_or(f64::NAN);
     println!("\nfinal error_rate {error_rate:.4} (valid_loss {:.4})", validation.loss);
     // The model first: nothing after it can lose it.
     learn.export(&run.path("model.safetensors")).context("exporting the model")?;

@@ -384,7 +384,7 @@ fn run_epoch(dir: &Path) -> Result<EpochMeasured> {
     let epoch_s = start.elapsed().as_secs_f64();
     let cpu_s = cpu_seconds()? - cpu_start;
     let row = learn.recorder.epochs.last().context("the timed epoch recorded no row")?;
-    let error_rate = row.metrics.iter().find(|(n, _)| n == "error_rate").map_or(f64::NAN, |m| m.1);
+    let error_rate = row.metric(Metric::ErrorRate).unwrap_or(f64::NAN);
     Ok(EpochMeasured {
         epoch_s,
         cpu_s,

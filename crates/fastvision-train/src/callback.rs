@@ -4,13 +4,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::metrics::Metric;
+use crate::phase::Phase;
 use crate::reporter::EpochRow;
 
 /// What the training loop is doing, as callbacks see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitState {
-    /// The phase (`fit`, `frozen`, `unfrozen`, `lr_find`).
-    pub phase: String,
+    /// The phase.
+    pub phase: Phase,
     /// The epoch within the fit (0-based).
     pub epoch: usize,
     /// Epochs in the fit.
@@ -84,8 +86,8 @@ pub enum Monitor {
     ValidLoss,
     /// The training loss (lower is better).
     TrainLoss,
-    /// A metric column by name; lower is better for names containing `error`, higher otherwise.
-    Metric(String),
+    /// A metric column; lower is better for `error_rate`, higher for the accuracies.
+    Metric(Metric),
 }
 
 impl Monitor {
@@ -94,9 +96,9 @@ impl Monitor {
         match self {
             Self::ValidLoss => row.valid_loss,
             Self::TrainLoss => Some(row.train_loss),
-            Self::Metric(name) => {
-                let value = row.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)?;
-                Some(if name.contains("error") { value } else { -value })
+            Self::Metric(metric) => {
+                let value = row.metric(*metric)?;
+                Some(if metric.lower_is_better() { value } else { -value })
             }
         }
     }

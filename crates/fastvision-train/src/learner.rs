@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::lr_find::SmoothLoss;
 use crate::metrics::Metric;
 use crate::optim::{OptParam, Optimizer, OptimizerConfig};
+use crate::phase::Phase;
 use crate::pretrained::Pretrained;
 use crate::recorder::Recorder;
 use crate::reporter::{Quiet, Reporter};
@@ -65,8 +66,9 @@ impl Default for LearnerConfig {
 /// One phase of a planned fit: `fit_one_cycle` is one phase, `fine_tune` two.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedPhase {
-    /// Its name in the recorder and the epoch table (`fit`, `frozen`, `unfrozen`).
-    pub name: String,
+    /// Which phase it is, in the recorder and the epoch table (written as `name` in checkpoints).
+    #[serde(rename = "name")]
+    pub phase: Phase,
     /// `freeze_to` this many groups when the phase starts (`None`: leave freezing as it is).
     pub frozen_groups: Option<usize>,
     /// Epochs in the phase.
@@ -236,7 +238,7 @@ impl Learner {
         lr.validate()?;
         let mom = self.opt.hypers().first().map_or(self.config.opt.mom, |h| h.mom);
         let schedule = Schedule::Constant { lrs: lr.group_lrs(self.opt.n_groups()), mom };
-        self.run_plan(vec![PlannedPhase { name: "fit".into(), frozen_groups: None, n_epochs, schedule }])
+        self.run_plan(vec![PlannedPhase { phase: Phase::Fit, frozen_groups: None, n_epochs, schedule }])
     }
 
     /// fastai's `fit_one_cycle(n_epoch, lr_max)` with the default one-cycle settings.
@@ -251,13 +253,13 @@ impl Learner {
         lr_max: impl Into<LrRange>,
         config: &OneCycleConfig,
     ) -> Result<()> {
-        let phase = self.one_cycle_phase("fit", None, n_epochs, lr_max.into(), config)?;
+        let phase = self.one_cycle_phase(Phase::Fit, None, n_epochs, lr_max.into(), config)?;
         self.run_plan(vec![phase])
     }
 
     fn one_cycle_phase(
         &self,
-        name: &str,
+        phase: Phase,
         frozen_groups: Option<usize>,
         n_epochs: usize,
         lr_max: LrRange,
@@ -266,7 +268,7 @@ impl Learner {
         lr_max.validate()?;
         config.validate()?;
         let schedule = Schedule::one_cycle(&lr_max.group_lrs(self.opt.n_groups()), config);
-        Ok(PlannedPhase { name: name.into(), frozen_groups, n_epochs, schedule })
+        Ok(PlannedPhase { phase, frozen_groups, n_epochs, schedule })
     }
 
     /// fastai's `fine_tune(epochs, base_lr)` with the other defaults (`freeze_epochs=1`, `lr_mult=100`,
@@ -280,7 +282,7 @@ impl Learner {
     pub fn fine_tune_with(&mut self, epochs: usize, config: &FineTuneConfig) -> Result<()> {
         let mut plan = Vec::new();
         for phase in config.phases(epochs, self.model.n_groups())? {
-            let name = if phase.frozen_groups > 0 { "frozen" } else { "unfrozen" };
+            let name = if phase.frozen_groups > 0 { Phase::Frozen } else { Phase::Unfrozen };
             let frozen = Some(phase.frozen_groups);
             plan.push(self.one_cycle_phase(name, frozen, phase.n_epochs, phase.lr_max, &phase.one_cycle)?);
         }
@@ -329,7 +331,7 @@ impl Learner {
             if let (0, Some(n)) = (progress.iteration, phase.frozen_groups) {
                 self.freeze_to(n)?;
             }
-            self.run_fit(&phase.name, phase.n_epochs, &phase.schedule)?;
+            self.run_fit(phase.phase, phase.n_epochs, &phase.schedule)?;
             if let Some(p) = self.progress.as_mut() {
                 p.phase += 1;
                 p.iteration = 0;

@@ -54,6 +54,7 @@ pub mod lr_find;
 pub mod metrics;
 pub mod optim;
 pub mod parity;
+mod phase;
 mod plots;
 mod predict;
 mod pretrained;
@@ -72,6 +73,7 @@ pub use learner::{
 pub use lr_find::{LrFindConfig, LrFindStop, LrFinder, SmoothLoss, Suggestion, Suggestions};
 pub use metrics::{AvgMetric, Metric};
 pub use optim::{Hypers, OptParam, Optimizer, OptimizerConfig, OptimizerKind};
+pub use phase::Phase;
 pub use predict::{ClassProb, PredictConfig, Prediction, Predictions, Tta};
 pub use pretrained::Pretrained;
 pub use recorder::{IterRecord, Recorder};

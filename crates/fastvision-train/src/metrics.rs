@@ -1,6 +1,9 @@
 //! Validation metrics (fastai's `error_rate`, `accuracy`, `top_k_accuracy`), averaged per item over a data set
 //! like fastai's `AvgMetric`.
 
+use std::fmt;
+use std::str::FromStr;
+
 use candle::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,11 @@ impl Metric {
         }
     }
 
+    /// Whether a lower value is better (`error_rate`) or a higher one (the accuracies).
+    pub fn lower_is_better(&self) -> bool {
+        matches!(self, Self::ErrorRate)
+    }
+
     /// The metric over one batch (a mean over its items).
     pub fn compute(&self, logits: &Tensor, targets: &Tensor) -> Result<f64> {
         let (rows, targets) = rows_and_targets(logits, targets)?;
@@ -50,6 +58,57 @@ impl Metric {
             _ => accuracy,
         }
     }
+}
+
+impl fmt::Display for Metric {
+    /// fastai's name, as in [`Metric::name`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl FromStr for Metric {
+    type Err = Error;
+
+    /// Reads [`Metric::name`] back: `error_rate`, `accuracy` or `top_K_accuracy`.
+    fn from_str(name: &str) -> Result<Self> {
+        let top_k = name.strip_prefix("top_").and_then(|rest| rest.strip_suffix("_accuracy"));
+        match (name, top_k.and_then(|k| k.parse().ok())) {
+            ("error_rate", _) => Ok(Self::ErrorRate),
+            ("accuracy", _) => Ok(Self::Accuracy),
+            (_, Some(k)) => Ok(Self::TopKAccuracy(k)),
+            _ => Err(Error::InvalidParameter {
+                name: "metric",
+                value: name.to_owned(),
+                why: "known metrics are error_rate, accuracy and top_K_accuracy (e.g. top_5_accuracy)",
+            }),
+        }
+    }
+}
+
+/// Metric values as `metrics.json` and checkpoints write them: `[["error_rate", 0.25], …]`, fastai's names.
+pub(crate) mod named_values {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Metric;
+
+    /// Writes each `(metric, value)` as `[name, value]`.
+    pub fn serialize<S: Serializer>(values: &[(Metric, f64)], serializer: S) -> Result<S::Ok, S::Error> {
+        let named: Vec<(String, f64)> = values.iter().map(|(m, v)| (m.name(), *v)).collect();
+        named.serialize(serializer)
+    }
+
+    /// Reads `[name, value]` pairs back, failing on an unknown name.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(Metric, f64)>, D::Error> {
+        let named = Vec::<(String, f64)>::deserialize(deserializer)?;
+        named.into_iter().map(|(name, v)| name.parse().map(|m| (m, v)).map_err(D::Error::custom)).collect()
+    }
+}
+
+/// The value of `metric` among `(metric, value)` pairs, if it was computed.
+pub(crate) fn find(values: &[(Metric, f64)], metric: Metric) -> Option<f64> {
+    values.iter().find(|(m, _)| *m == metric).map(|(_, v)| *v)
 }
 
 /// fastai's `error_rate` over one batch.

@@ -3,13 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::phase::Phase;
 use crate::reporter::EpochRow;
 
 /// One training iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IterRecord {
-    /// The phase (`fit`, `frozen`, `unfrozen`).
-    pub phase: String,
+    /// The phase.
+    pub phase: Phase,
     /// Epoch within the phase.
     pub epoch: usize,
     /// Iteration within the phase (0-based).

@@ -5,19 +5,22 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::Metric;
+use crate::phase::Phase;
+
 /// What a fit is about to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitStart {
-    /// `fit`, `frozen`, `unfrozen`, `lr_find`, ...
-    pub phase: String,
+    /// Which fit starts.
+    pub phase: Phase,
     /// Number of epochs.
     pub n_epochs: usize,
     /// Training batches per epoch.
     pub n_train_batches: usize,
     /// Validation batches per epoch (0 when validation is skipped).
     pub n_valid_batches: usize,
-    /// Names of the metric columns.
-    pub metric_names: Vec<String>,
+    /// The metric columns, in order.
+    pub metrics: Vec<Metric>,
 }
 
 /// Progress inside an epoch, sent after every batch.
@@ -40,25 +43,31 @@ pub struct BatchProgress {
 /// One row of fastai's epoch table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRow {
-    /// The phase this epoch belongs to (`fit`, `frozen`, `unfrozen`).
-    pub phase: String,
+    /// The phase this epoch belongs to.
+    pub phase: Phase,
     /// The epoch within its phase (0-based, like fastai's table).
     pub epoch: usize,
     /// The smoothed training loss at the end of the epoch (fastai shows the recorder's smooth loss).
     pub train_loss: f64,
     /// Mean validation loss over items, if validation ran.
     pub valid_loss: Option<f64>,
-    /// Metric values (name, value), in the learner's order.
-    pub metrics: Vec<(String, f64)>,
+    /// Metric values, in the learner's order (written as `[name, value]` pairs); [`EpochRow::metric`] finds one.
+    #[serde(with = "crate::metrics::named_values")]
+    pub metrics: Vec<(Metric, f64)>,
     /// Wall time of the epoch, training and validation.
     pub seconds: f64,
 }
 
 impl EpochRow {
-    /// The table header for these metric names: `epoch  train_loss  valid_loss  error_rate  time`.
-    pub fn header(metric_names: &[String]) -> String {
+    /// The value of `metric` in this row, if the learner computes it and validation ran.
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
+        crate::metrics::find(&self.metrics, metric)
+    }
+
+    /// The table header for these metrics: `epoch  train_loss  valid_loss  error_rate  time`.
+    pub fn header(metrics: &[Metric]) -> String {
         let mut cols = vec!["epoch".to_owned(), "train_loss".into(), "valid_loss".into()];
-        cols.extend(metric_names.iter().cloned());
+        cols.extend(metrics.iter().map(Metric::name));
         cols.push("time".into());
         cols.iter().map(|c| format!("{c:<12}")).collect::<String>().trim_end().to_owned()
     }
@@ -117,7 +126,7 @@ impl<W: Write + Send> TableWriter<W> {
 impl<W: Write + Send> Reporter for TableWriter<W> {
     fn fit_start(&mut self, info: &FitStart) {
         // A reporter must never fail training: write errors are ignored.
-        let _ = writeln!(self.out, "{}", EpochRow::header(&info.metric_names));
+        let _ = writeln!(self.out, "{}", EpochRow::header(&info.metrics));
     }
 
     fn epoch_end(&mut self, row: &EpochRow) {

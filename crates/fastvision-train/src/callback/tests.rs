@@ -1,21 +1,23 @@
 //! Unit tests of the built-in callbacks.
 
 use super::*;
+use crate::metrics::Metric;
+use crate::phase::Phase;
 
 fn row(valid: f64, err: f64) -> EpochRow {
     EpochRow {
-        phase: "fit".into(),
+        phase: Phase::Fit,
         epoch: 0,
         train_loss: 1.0,
         valid_loss: Some(valid),
-        metrics: vec![("error_rate".into(), err), ("accuracy".into(), 1.0 - err)],
+        metrics: vec![(Metric::ErrorRate, err), (Metric::Accuracy, 1.0 - err)],
         seconds: 1.0,
     }
 }
 
 fn state() -> FitState {
     FitState {
-        phase: "fit".into(),
+        phase: Phase::Fit,
         epoch: 0,
         n_epochs: 5,
         iteration: 0,
@@ -39,7 +41,7 @@ fn early_stopping_waits_patience_epochs() -> Result<()> {
 
 #[test]
 fn save_best_saves_on_improvement_of_accuracy() -> Result<()> {
-    let mut cb = SaveBest::new(Monitor::Metric("accuracy".into()), "best");
+    let mut cb = SaveBest::new(Monitor::Metric(Metric::Accuracy), "best");
     let s = state();
     assert_eq!(cb.after_epoch(&s, &row(1.0, 0.5))?, Flow::Save("best".into()));
     assert_eq!(cb.after_epoch(&s, &row(1.0, 0.6))?, Flow::Continue, "accuracy went down");

@@ -8,7 +8,7 @@ use fastvision_data::{DataLoader, LoaderConfig};
 use super::fit::scalar_f32;
 use super::Learner;
 use crate::error::{CandleContext, Error, Result};
-use crate::metrics::AvgMetric;
+use crate::metrics::{AvgMetric, Metric};
 
 /// Which split to predict on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +24,17 @@ pub enum DatasetSplit {
 pub struct Validation {
     /// Mean loss.
     pub loss: f64,
-    /// `(name, value)` per metric, in the learner's order.
-    pub metrics: Vec<(String, f64)>,
+    /// The value of each metric, in the learner's order (written as `[name, value]` pairs);
+    /// [`Validation::metric`] finds one.
+    #[serde(with = "crate::metrics::named_values")]
+    pub metrics: Vec<(Metric, f64)>,
+}
+
+impl Validation {
+    /// The value of `metric`, if the learner computes it.
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
+        crate::metrics::find(&self.metrics, metric)
+    }
 }
 
 impl Learner {
@@ -62,7 +71,7 @@ impl Learner {
                 items_per_sec: 0.0,
             });
         }
-        let metrics = self.metrics.iter().zip(metrics).map(|(m, avg)| (m.name(), avg.value())).collect();
+        let metrics = self.metrics.iter().zip(metrics).map(|(m, avg)| (*m, avg.value())).collect();
         Ok(Some(Validation { loss: loss.value(), metrics }))
     }
 

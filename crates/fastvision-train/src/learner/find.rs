@@ -10,6 +10,7 @@ use super::Learner;
 use crate::callback::FitState;
 use crate::error::{Error, Result};
 use crate::lr_find::{LrFindConfig, LrFindStop, LrFinder, Suggestions};
+use crate::phase::Phase;
 use crate::reporter::{BatchProgress, FitStart};
 
 /// What an lr_find sweep saw and suggests.
@@ -91,11 +92,11 @@ impl Learner {
         let num_it = finder.config().num_it;
         let n_epochs = num_it / n_batches + 1;
         self.reporter.fit_start(&FitStart {
-            phase: "lr_find".into(),
+            phase: Phase::LrFind,
             n_epochs,
             n_train_batches: n_batches,
             n_valid_batches: 0,
-            metric_names: Vec::new(),
+            metrics: Vec::new(),
         });
         let mut iter = 0;
         for _ in 0..n_epochs {
@@ -107,7 +108,7 @@ impl Learner {
                 let lr = finder.lr_at(iter);
                 self.opt.set_lrs(&vec![lr; self.opt.n_groups()])?;
                 let state = FitState {
-                    phase: "lr_find".into(),
+                    phase: Phase::LrFind,
                     epoch: 0,
                     n_epochs,
                     iteration: iter,
@@ -117,7 +118,7 @@ impl Learner {
                     lrs: vec![lr],
                 };
                 // lr_find runs no user callbacks (fastai runs it with its own); an empty list.
-                let (loss, _) = self.train_batch(&batch, &mut [], &state)?;
+                let loss = self.train_batch(&batch, &mut [], &state)?.loss;
                 let stop = finder.record(lr, loss);
                 let smooth = finder.losses().last().copied().unwrap_or(f32::NAN);
                 let progress = BatchProgress {

@@ -11,6 +11,7 @@ use super::Learner;
 use crate::callback::{Callback, FitState, Flow};
 use crate::error::{CandleContext, Error, Result};
 use crate::lr_find::SmoothLoss;
+use crate::phase::Phase;
 use crate::recorder::IterRecord;
 use crate::reporter::{BatchProgress, EpochRow, FitStart};
 use crate::schedule::{position, Schedule};
@@ -32,6 +33,15 @@ struct EpochPass {
     skip: usize,
 }
 
+/// What one training batch did.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TrainStep {
+    /// The batch's loss (not finite when the model diverged; the parameters are then untouched).
+    pub loss: f32,
+    /// Whether a callback asked to stop the fit.
+    pub stop: bool,
+}
+
 /// Which callback event to run.
 #[derive(Clone, Copy)]
 enum Event<'a> {
@@ -46,14 +56,14 @@ enum Event<'a> {
 }
 
 impl Learner {
-    /// Forward, loss, and — when the loss is finite — backward and optimiser step. Returns the loss; a non-finite
-    /// loss leaves the parameters untouched so the caller can stop on the last good state.
+    /// Forward, loss, and — when the loss is finite — backward and optimiser step. A non-finite loss leaves the
+    /// parameters untouched so the caller can stop on the last good state.
     pub(super) fn train_batch(
         &mut self,
         batch: &ImageBatch,
         cbs: &mut [Box<dyn Callback>],
         state: &FitState,
-    ) -> Result<(f32, bool)> {
+    ) -> Result<TrainStep> {
         let logits = self
             .model
             .forward_t(&batch.images, true)
@@ -61,7 +71,9 @@ impl Learner {
         let loss = match self.loss.forward(&logits, &batch.targets) {
             Ok(loss) => loss,
             // NaN/inf logits: the model diverged; the caller reports it like a NaN loss.
-            Err(fastvision_losses::Error::NonFiniteLogits { .. }) => return Ok((f32::NAN, false)),
+            Err(fastvision_losses::Error::NonFiniteLogits { .. }) => {
+                return Ok(TrainStep { loss: f32::NAN, stop: false })
+            }
             Err(source) => {
                 let context =
                     format!("training loss at iteration {} (learning rates {:?})", state.iteration, state.lrs);
@@ -70,7 +82,7 @@ impl Learner {
         };
         let value = scalar_f32(&loss)?;
         if !value.is_finite() {
-            return Ok((value, false));
+            return Ok(TrainStep { loss: value, stop: false });
         }
         let scaled = self.model.compute_dtype() == Some(DType::F16);
         let mut grads = if scaled {
@@ -85,11 +97,11 @@ impl Learner {
                 state.iteration,
                 self.scaler.scale()
             ));
-            return Ok((value, stop));
+            return Ok(TrainStep { loss: value, stop });
         }
         self.opt.step(&grads)?;
         stop |= self.dispatch(cbs, state, Event::AfterStep)?;
-        Ok((value, stop))
+        Ok(TrainStep { loss: value, stop })
     }
 
     /// f16 loss scaling: whether every gradient is finite (one host sync); if so divides them by the scale the
@@ -126,8 +138,8 @@ impl Learner {
         Ok(true)
     }
 
-    /// Runs one fit of `n_epochs` with `schedule`, named `phase` in the recorder and the epoch table.
-    pub(super) fn run_fit(&mut self, phase: &str, n_epochs: usize, schedule: &Schedule) -> Result<()> {
+    /// Runs one fit of `n_epochs` with `schedule`, as `phase` in the recorder and the epoch table.
+    pub(super) fn run_fit(&mut self, phase: Phase, n_epochs: usize, schedule: &Schedule) -> Result<()> {
         let n_batches = self.dls.train().n_batches();
         if n_batches == 0 {
             return Err(Error::EmptySplit { split: "train" });
@@ -141,23 +153,22 @@ impl Learner {
 
     fn fit_epochs(
         &mut self,
-        phase: &str,
+        phase: Phase,
         n_epochs: usize,
         schedule: &Schedule,
         cbs: &mut [Box<dyn Callback>],
     ) -> Result<()> {
         let n_batches = self.dls.train().n_batches();
         let total = n_epochs * n_batches;
-        let metric_names = self.metrics.iter().map(|m| m.name()).collect();
         self.reporter.fit_start(&FitStart {
-            phase: phase.to_owned(),
+            phase,
             n_epochs,
             n_train_batches: n_batches,
             n_valid_batches: self.dls.valid().n_batches(),
-            metric_names,
+            metrics: self.metrics.clone(),
         });
         let mut state = FitState {
-            phase: phase.to_owned(),
+            phase,
             epoch: 0,
             n_epochs,
             iteration: 0,
@@ -210,7 +221,7 @@ impl Learner {
             self.opt.set_group_hypers(&hypers)?;
             state.lrs = hypers.iter().map(|h| h.lr).collect();
             stop |= self.dispatch(cbs, state, Event::BeforeBatch)?;
-            let (loss, cb_stop) = self.train_batch(&batch, cbs, state)?;
+            let TrainStep { loss, stop: cb_stop } = self.train_batch(&batch, cbs, state)?;
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
@@ -224,7 +235,7 @@ impl Learner {
             state.smooth_loss = smooth.update(loss) as f64;
             n_items += batch.len();
             self.recorder.record_iteration(IterRecord {
-                phase: state.phase.clone(),
+                phase: state.phase,
                 epoch,
                 iteration: state.iteration,
                 loss,
@@ -256,7 +267,7 @@ impl Learner {
         }
         let validation = self.validate_epoch(epoch)?;
         let row = EpochRow {
-            phase: state.phase.clone(),
+            phase: state.phase,
             epoch,
             train_loss: state.smooth_loss,
             valid_loss: validation.as_ref().map(|v| v.loss),

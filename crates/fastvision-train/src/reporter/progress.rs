@@ -51,7 +51,7 @@ impl ProgressReporter {
 
 impl Reporter for ProgressReporter {
     fn fit_start(&mut self, info: &FitStart) {
-        self.println(&EpochRow::header(&info.metric_names));
+        self.println(&EpochRow::header(&info.metrics));
     }
 
     fn batch(&mut self, p: &BatchProgress) {

@@ -48,7 +48,7 @@ fn dataloaders(dir: &Path, bs: usize) -> DataLoaders {
 
 fn error_rate(learn: &mut Learner) -> f64 {
     let validation = learn.validate().expect("validation");
-    validation.metrics.iter().find(|(name, _)| name == "error_rate").expect("error_rate").1
+    validation.metric(Metric::ErrorRate).expect("error_rate")
 }
 
 /// fastai's head with `ps=0.1` (fastai's `vision_learner(..., ps=0.1)`): its default 0.5 dropout is made for a

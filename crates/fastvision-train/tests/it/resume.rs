@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use fastvision_models::Arch;
 use fastvision_train::{
-    vision_learner_with, Callback, Error, FitState, Flow, Learner, LearnerConfig, LrFindConfig, Metric,
+    vision_learner_with, Callback, Error, FitState, Flow, Learner, LearnerConfig, LrFindConfig, Metric, Phase,
 };
 
 use crate::fixture::{dataloaders, param_values, temp_dir};
@@ -26,7 +26,7 @@ fn learner(dir: &Path) -> Learner {
 
 /// Raises the interrupt flag after training iteration `at` of fit phase `phase`, as the Ctrl-C handler would.
 struct InterruptAt {
-    phase: &'static str,
+    phase: Phase,
     at: usize,
     flag: Arc<AtomicBool>,
 }
@@ -59,7 +59,7 @@ fn an_interrupted_fine_tune_resumes_to_the_same_bits() {
     let reference = uninterrupted(temp_dir().path());
     // Mid-epoch in the frozen phase, at the end of an epoch (the stop waits for validation), and mid-epoch in
     // the unfrozen phase (3 batches per epoch).
-    for (phase, at) in [("frozen", 1), ("unfrozen", 2), ("unfrozen", 4)] {
+    for (phase, at) in [(Phase::Frozen, 1), (Phase::Unfrozen, 2), (Phase::Unfrozen, 4)] {
         let dir = temp_dir();
         let mut first = learner(dir.path());
         let flag = first.interrupt_handle();
@@ -84,7 +84,7 @@ fn a_killed_run_resumes_from_its_last_epoch_checkpoint() {
     let flag = first.interrupt_handle();
     // Stop mid-way through the second unfrozen epoch; then throw away what a kill -9 would lose: the
     // interrupt checkpoint. The epoch checkpoint is from the end of the first unfrozen epoch.
-    first.callbacks.push(Box::new(InterruptAt { phase: "unfrozen", at: 4, flag }));
+    first.callbacks.push(Box::new(InterruptAt { phase: Phase::Unfrozen, at: 4, flag }));
     assert!(matches!(first.fine_tune(2, 2e-3), Err(Error::Interrupted { .. })));
     drop(first);
     std::fs::remove_file(dir.path().join("models/interrupted.safetensors")).expect("removing");

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use fastvision::core::fs::mark_output_dir;
 use fastvision::core::DeviceChoice;
 use fastvision::data::DecodeLimits;
-use fastvision::datasets::{self, Labelling, Preset, Split};
+use fastvision::datasets::{self, Labelling, Preset, SplitRule};
 use fastvision::prelude::*;
 
 /// The default `--out` folders of `train` and `interpret`: never listed as data, even before a run marks them,
@@ -83,9 +83,9 @@ impl DataArgs {
         let cache = self.cache_dir();
         let (dir, preset, builtin) = if let Some(dir) = &self.data {
             let split = if dir.join("train").is_dir() && dir.join("valid").is_dir() {
-                Split::Folders { train: "train".into(), valid: "valid".into() }
+                SplitRule::Folders { train: "train".into(), valid: "valid".into() }
             } else {
-                Split::Random { valid_pct: self.valid_pct, seed: self.seed }
+                SplitRule::Random { valid_pct: self.valid_pct, seed: self.seed }
             };
             let preset = Preset { images: String::new(), labelling: Labelling::Regex(r"(.+)_\d+.jpg$".into()), split };
             (dir.clone(), preset, false)
@@ -176,8 +176,8 @@ impl DataArgs {
             Labelling::Regex(re) => Labeller::regex_on_name(re).with_context(|| format!("label regex {re:?}"))?,
         };
         let splitter = match &source.preset.split {
-            Split::Random { valid_pct, seed } => Splitter::random(*valid_pct, *seed),
-            Split::Folders { train, valid } => {
+            SplitRule::Random { valid_pct, seed } => Splitter::random(*valid_pct, *seed),
+            SplitRule::Folders { train, valid } => {
                 Splitter::Grandparent { train_name: train.clone(), valid_name: valid.clone() }
             }
         };

@@ -52,5 +52,5 @@ pub use label::Labeller;
 pub use loader::{DataLoader, Epoch, Item, LoaderConfig, OnBadItem, PresizedBatch};
 pub use resize::{to_chw, ItemTransform, PadMode, RandomResizedCrop, Resize, ResizeMethod};
 pub use show::to_rgb_images;
-pub use split::{Split, Splitter};
+pub use split::{SplitIndices, Splitter};
 pub use summary::Summary;

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 
 /// Indices of the training and validation items, in the order the splitter produced them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Split {
+pub struct SplitIndices {
     /// Training item indices.
     pub train: Vec<usize>,
     /// Validation item indices.
@@ -65,13 +65,13 @@ impl Splitter {
     }
 
     /// Splits `items`; an empty training or validation set is an error that says what to change.
-    pub fn split(&self, items: &[PathBuf]) -> Result<Split> {
+    pub fn split(&self, items: &[PathBuf]) -> Result<SplitIndices> {
         let split = match self {
             Self::Random { valid_pct, seed } => random_split(items.len(), *valid_pct, *seed)?,
             Self::Grandparent { train_name, valid_name } => grandparent_split(items, train_name, valid_name),
             Self::Func { is_valid, .. } => {
                 let (valid, train) = (0..items.len()).partition(|&i| is_valid(&items[i]));
-                Split { train, valid }
+                SplitIndices { train, valid }
             }
             Self::Index(valid) => index_split(items.len(), valid)?,
         };
@@ -93,7 +93,7 @@ impl fmt::Debug for Splitter {
     }
 }
 
-fn random_split(n_items: usize, valid_pct: f64, seed: u64) -> Result<Split> {
+fn random_split(n_items: usize, valid_pct: f64, seed: u64) -> Result<SplitIndices> {
     if !(0.0..1.0).contains(&valid_pct) {
         return Err(Error::Parameter {
             name: "valid_pct",
@@ -104,12 +104,12 @@ fn random_split(n_items: usize, valid_pct: f64, seed: u64) -> Result<Split> {
     let perm = torch_randperm(n_items, seed);
     // fastai: `cut = int(valid_pct * len(o))`.
     let cut = (valid_pct * n_items as f64) as usize;
-    Ok(Split { valid: perm[..cut].to_vec(), train: perm[cut..].to_vec() })
+    Ok(SplitIndices { valid: perm[..cut].to_vec(), train: perm[cut..].to_vec() })
 }
 
-fn grandparent_split(items: &[PathBuf], train_name: &str, valid_name: &str) -> Split {
+fn grandparent_split(items: &[PathBuf], train_name: &str, valid_name: &str) -> SplitIndices {
     let grandparent = |p: &Path| p.parent().and_then(Path::parent).and_then(Path::file_name).map(|n| n.to_owned());
-    let mut split = Split { train: Vec::new(), valid: Vec::new() };
+    let mut split = SplitIndices { train: Vec::new(), valid: Vec::new() };
     for (i, item) in items.iter().enumerate() {
         match grandparent(item) {
             Some(name) if name == train_name => split.train.push(i),
@@ -120,7 +120,7 @@ fn grandparent_split(items: &[PathBuf], train_name: &str, valid_name: &str) -> S
     split
 }
 
-fn index_split(n_items: usize, valid: &[usize]) -> Result<Split> {
+fn index_split(n_items: usize, valid: &[usize]) -> Result<SplitIndices> {
     if let Some(&bad) = valid.iter().find(|&&i| i >= n_items) {
         return Err(Error::Parameter {
             name: "validation index",
@@ -130,10 +130,10 @@ fn index_split(n_items: usize, valid: &[usize]) -> Result<Split> {
     }
     let is_valid: std::collections::BTreeSet<usize> = valid.iter().copied().collect();
     let train = (0..n_items).filter(|i| !is_valid.contains(i)).collect();
-    Ok(Split { train, valid: is_valid.into_iter().collect() })
+    Ok(SplitIndices { train, valid: is_valid.into_iter().collect() })
 }
 
-fn check_not_empty(split: &Split, n_items: usize, splitter: &Splitter) -> Result<()> {
+fn check_not_empty(split: &SplitIndices, n_items: usize, splitter: &Splitter) -> Result<()> {
     let (n_train, n_valid) = (split.train.len(), split.valid.len());
     let hint = |empty: &str| match splitter {
         Splitter::Grandparent { train_name, valid_name } if n_train + n_valid == 0 => {

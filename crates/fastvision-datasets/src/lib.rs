@@ -46,7 +46,9 @@ pub use pretrained::{
     cached_checkpoint, hub_checkpoint, imagenet_weights, torch_hub_checkpoints, HubOptions, ImagenetCheckpoint,
     IMAGENET_CHECKPOINTS, TORCHVISION_WEIGHTS_URL, WEIGHTS_URL_ENV,
 };
-pub use registry::{Dataset, Labelling, Preset, Split, DATASET_NAMES};
+#[allow(deprecated)]
+pub use registry::Split;
+pub use registry::{Dataset, Labelling, Preset, SplitRule, DATASET_NAMES};
 pub use render::{
     default_dataset, default_preset, render_default_dataset, render_item, DefaultDatasetConfig, COMPLETE_MARKER,
     DEFAULT_CLASSES, DEFAULT_DATASET_FOLDER,

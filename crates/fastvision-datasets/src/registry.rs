@@ -14,7 +14,7 @@ pub enum Labelling {
 
 /// How items are split into training and validation sets.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Split {
+pub enum SplitRule {
     /// A seeded random fraction goes to validation (fastai's `RandomSplitter(valid_pct, seed)`).
     Random {
         /// Fraction of items in the validation set.
@@ -31,6 +31,10 @@ pub enum Split {
     },
 }
 
+/// The old name of [`SplitRule`], kept for code written against the crate's README.
+#[deprecated(note = "renamed SplitRule: `fastvision_data::SplitIndices` is the split itself")]
+pub type Split = SplitRule;
+
 /// The data block settings a data set is meant to be read with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
@@ -39,7 +43,7 @@ pub struct Preset {
     /// How labels are found.
     pub labelling: Labelling,
     /// How the split is made.
-    pub split: Split,
+    pub split: SplitRule,
 }
 
 /// A downloadable data set: where its archive lives, how to check it, and how to read it.
@@ -76,7 +80,7 @@ impl Dataset {
             preset: Preset {
                 images: "images".into(),
                 labelling: Labelling::Regex(r"(.+)_\d+.jpg$".into()),
-                split: Split::Random { valid_pct: 0.2, seed: 42 },
+                split: SplitRule::Random { valid_pct: 0.2, seed: 42 },
             },
         }
     }
@@ -147,7 +151,7 @@ fn folder_preset(valid: &str) -> Preset {
     Preset {
         images: String::new(),
         labelling: Labelling::ParentFolder,
-        split: Split::Folders { train: "train".into(), valid: valid.into() },
+        split: SplitRule::Folders { train: "train".into(), valid: valid.into() },
     }
 }
 

@@ -12,7 +12,7 @@ use fastvision_core::rng::Rng;
 use rayon::prelude::*;
 
 use crate::error::io_err;
-use crate::registry::{Labelling, Preset, Split};
+use crate::registry::{Labelling, Preset, SplitRule};
 use crate::{Error, Result};
 use shapes::{Shape, Texture};
 
@@ -145,7 +145,7 @@ pub fn default_preset() -> Preset {
     Preset {
         images: String::new(),
         labelling: Labelling::Regex(r"(.+)_\d+.jpg$".to_string()),
-        split: Split::Random { valid_pct: 0.2, seed: 42 },
+        split: SplitRule::Random { valid_pct: 0.2, seed: 42 },
     }
 }
 

@@ -14,21 +14,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::callback::Callback;
 use crate::error::{Error, Result};
-use crate::lr_find::SmoothLoss;
 use crate::metrics::Metric;
 use crate::optim::{OptParam, Optimizer, OptimizerConfig};
 use crate::phase::Phase;
 use crate::pretrained::Pretrained;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, SmoothLoss};
 use crate::reporter::{Quiet, Reporter};
 use crate::schedule::{FineTuneConfig, LrRange, OneCycleConfig, Schedule};
 
 mod eval;
-mod find;
 mod fit;
 
 pub use eval::{DatasetSplit, Validation};
-pub use find::LrFindResult;
 
 /// Settings of a [`Learner`] beyond its parts; `Default` = fastai's defaults.
 #[derive(Debug, Clone, PartialEq)]

@@ -67,15 +67,15 @@ pub use checkpoint::{CheckpointMeta, METADATA_KEY};
 pub use error::{Error, Result};
 pub use export::{load_learner, ExportHead, ExportMeta, InferenceLearner};
 pub use learner::{
-    param_groups, vision_learner, vision_learner_with, DatasetSplit, FitProgress, Learner, LearnerConfig, LrFindResult,
-    PlannedPhase, Validation,
+    param_groups, vision_learner, vision_learner_with, DatasetSplit, FitProgress, Learner, LearnerConfig, PlannedPhase,
+    Validation,
 };
-pub use lr_find::{LrFindConfig, LrFindStop, LrFinder, SmoothLoss, Suggestion, Suggestions};
+pub use lr_find::{LrFindConfig, LrFindResult, LrFindStop, LrFinder, Suggestion, Suggestions};
 pub use metrics::{AvgMetric, Metric};
 pub use optim::{Hypers, OptParam, Optimizer, OptimizerConfig, OptimizerKind};
 pub use phase::Phase;
 pub use predict::{ClassProb, PredictConfig, Prediction, Predictions, Tta};
 pub use pretrained::Pretrained;
-pub use recorder::{IterRecord, Recorder};
+pub use recorder::{IterRecord, Recorder, SmoothLoss};
 pub use reporter::{BatchProgress, EpochRow, FitStart, Quiet, Reporter, TableWriter};
 pub use schedule::{position, CombinedCos, FineTuneConfig, GroupHypers, LrRange, OneCycleConfig, Schedule};

@@ -1,58 +1,16 @@
-//! fastai's learning-rate finder without the model: the exponential sweep, the recorder's debiased smoothing, the
-//! stop-on-divergence rule and the four suggestion functions, each computed exactly like fastai (float32 where
-//! fastai uses float32 tensors).
+//! fastai's learning-rate finder: without the model, the exponential sweep, the stop-on-divergence rule and the four
+//! suggestion functions, each computed exactly like fastai (float32 where fastai uses float32 tensors); and, in
+//! `lr_find/learner.rs`, `Learner::lr_find`, which runs it on a learner.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_positive, Error, Result};
+use crate::recorder::SmoothLoss;
 use crate::schedule::sched_exp;
 
-/// fastai's `AvgSmoothLoss`: an exponential moving average of the batch losses, debiased by `1 - beta^count`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SmoothLoss {
-    beta: f64,
-    val: f32,
-    count: i32,
-}
+mod learner;
 
-impl Default for SmoothLoss {
-    fn default() -> Self {
-        Self::new(0.98)
-    }
-}
-
-impl SmoothLoss {
-    /// A fresh average with smoothing factor `beta` (fastai: 0.98).
-    pub fn new(beta: f64) -> Self {
-        Self { beta, val: 0.0, count: 0 }
-    }
-
-    /// Adds one batch loss and returns the new debiased value.
-    pub fn update(&mut self, loss: f32) -> f32 {
-        self.count += 1;
-        // torch.lerp(loss, val, beta) with beta >= 0.5 computes end - (end - start) * (1 - weight) with float32
-        // inputs and a fused multiply-add; f64 arithmetic rounded once reproduces it (max error 0 on the golden run).
-        let one_minus = (1.0 - self.beta as f32) as f64;
-        let val = self.val as f64;
-        self.val = (val - (val - loss as f64) * one_minus) as f32;
-        self.value()
-    }
-
-    /// The debiased average (`val / (1 - beta^count)`; the divisor is computed in f64 and rounded, like fastai).
-    pub fn value(&self) -> f32 {
-        if self.count == 0 {
-            return 0.0;
-        }
-        let divisor = 1.0 - self.beta.powi(self.count);
-        self.val / divisor as f32
-    }
-
-    /// Forgets everything (fastai resets it at the start of each fit).
-    pub fn reset(&mut self) {
-        self.val = 0.0;
-        self.count = 0;
-    }
-}
+pub use learner::LrFindResult;
 
 /// `lr_find` settings; `Default` = fastai's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

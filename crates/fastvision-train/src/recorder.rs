@@ -1,10 +1,58 @@
 //! fastai's `Recorder`: what happened at every training iteration (losses, learning rates, momenta) and every
-//! epoch (the table rows), kept in checkpoints and drawn by `plot_loss` / `plot_sched`.
+//! epoch (the table rows), kept in checkpoints and drawn by `plot_loss` / `plot_sched`; and `SmoothLoss`, fastai's
+//! smoothed training loss, which every fit and lr_find show.
 
 use serde::{Deserialize, Serialize};
 
 use crate::phase::Phase;
 use crate::reporter::EpochRow;
+
+/// fastai's `AvgSmoothLoss`: an exponential moving average of the batch losses, debiased by `1 - beta^count`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SmoothLoss {
+    beta: f64,
+    val: f32,
+    count: i32,
+}
+
+impl Default for SmoothLoss {
+    fn default() -> Self {
+        Self::new(0.98)
+    }
+}
+
+impl SmoothLoss {
+    /// A fresh average with smoothing factor `beta` (fastai: 0.98).
+    pub fn new(beta: f64) -> Self {
+        Self { beta, val: 0.0, count: 0 }
+    }
+
+    /// Adds one batch loss and returns the new debiased value.
+    pub fn update(&mut self, loss: f32) -> f32 {
+        self.count += 1;
+        // torch.lerp(loss, val, beta) with beta >= 0.5 computes end - (end - start) * (1 - weight) with float32
+        // inputs and a fused multiply-add; f64 arithmetic rounded once reproduces it (max error 0 on the golden run).
+        let one_minus = (1.0 - self.beta as f32) as f64;
+        let val = self.val as f64;
+        self.val = (val - (val - loss as f64) * one_minus) as f32;
+        self.value()
+    }
+
+    /// The debiased average (`val / (1 - beta^count)`; the divisor is computed in f64 and rounded, like fastai).
+    pub fn value(&self) -> f32 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let divisor = 1.0 - self.beta.powi(self.count);
+        self.val / divisor as f32
+    }
+
+    /// Forgets everything (fastai resets it at the start of each fit).
+    pub fn reset(&mut self) {
+        self.val = 0.0;
+        self.count = 0;
+    }
+}
 
 /// One training iteration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,3 +121,6 @@ impl Recorder {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fastvision_datasets::{untar_data, Dataset, Error, Labelling, Preset, Progress, Split, Stage, UntarConfig};
+use fastvision_datasets::{untar_data, Dataset, Error, Labelling, Preset, Progress, SplitRule, Stage, UntarConfig};
 use sha2::{Digest, Sha256};
 
 use crate::server::{Mode, Server};
@@ -58,7 +58,7 @@ fn dataset(server: &Server, archive: &[u8]) -> Dataset {
         preset: Preset {
             images: "images".into(),
             labelling: Labelling::ParentFolder,
-            split: Split::Random { valid_pct: 0.2, seed: 42 },
+            split: SplitRule::Random { valid_pct: 0.2, seed: 42 },
         },
     }
 }

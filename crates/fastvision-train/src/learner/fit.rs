@@ -10,9 +10,8 @@ use fastvision_core::ImageBatch;
 use super::Learner;
 use crate::callback::{Callback, FitState, Flow};
 use crate::error::{CandleContext, Error, Result};
-use crate::lr_find::SmoothLoss;
 use crate::phase::Phase;
-use crate::recorder::IterRecord;
+use crate::recorder::{IterRecord, SmoothLoss};
 use crate::reporter::{BatchProgress, EpochRow, FitStart};
 use crate::schedule::{position, Schedule};
 
@@ -35,7 +34,7 @@ struct EpochPass {
 
 /// What one training batch did.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct TrainStep {
+pub(crate) struct TrainStep {
     /// The batch's loss (not finite when the model diverged; the parameters are then untouched).
     pub loss: f32,
     /// Whether a callback asked to stop the fit.
@@ -58,7 +57,7 @@ enum Event<'a> {
 impl Learner {
     /// Forward, loss, and — when the loss is finite — backward and optimiser step. A non-finite loss leaves the
     /// parameters untouched so the caller can stop on the last good state.
-    pub(super) fn train_batch(
+    pub(crate) fn train_batch(
         &mut self,
         batch: &ImageBatch,
         cbs: &mut [Box<dyn Callback>],

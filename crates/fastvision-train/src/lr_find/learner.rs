@@ -1,15 +1,15 @@
-//! `Learner::lr_find`: runs fastai's exponential sweep on real batches, then puts the model, optimiser and data
-//! position back exactly as they were (in memory: no temporary files).
+//! `Learner::lr_find`: the sweep of `LrFinder` on a learner's real batches, after which the model, optimiser and
+//! data position are put back exactly as they were (in memory: no temporary files).
 
 use std::path::Path;
 
 use fastvision_plot::{LinePlot, Marker, Series};
 use serde::{Deserialize, Serialize};
 
-use super::Learner;
+use super::{LrFindConfig, LrFindStop, LrFinder, Suggestions};
 use crate::callback::FitState;
 use crate::error::{Error, Result};
-use crate::lr_find::{LrFindConfig, LrFindStop, LrFinder, Suggestions};
+use crate::learner::Learner;
 use crate::phase::Phase;
 use crate::reporter::{BatchProgress, FitStart};
 

@@ -157,6 +157,7 @@ pub enum Error {
         source: fastvision_interpret::Error,
     },
     /// Pretrained weights could not be found or fetched.
+    #[cfg(feature = "datasets")]
     #[error("{context}: {source}")]
     Pretrained {
         /// What was being fetched.

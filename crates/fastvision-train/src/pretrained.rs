@@ -4,10 +4,23 @@
 
 use std::path::{Path, PathBuf};
 
-use fastvision_datasets::{imagenet_weights, HubOptions, Progress};
+#[cfg(feature = "datasets")]
+use fastvision_datasets::{imagenet_weights, HubOptions};
 use fastvision_models::Backbone;
 
-use crate::error::{Error, Result};
+#[cfg(feature = "datasets")]
+use crate::error::Error;
+use crate::error::Result;
+
+/// What a download of ImageNet weights reports (fastvision-datasets' `Progress`).
+#[cfg(feature = "datasets")]
+pub use fastvision_datasets::Progress;
+
+/// Stands in for fastvision-datasets' `Progress` without the `datasets` feature: nothing is downloaded, so no
+/// progress is ever reported.
+#[cfg(not(feature = "datasets"))]
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {}
 
 /// The starting weights of [`crate::vision_learner`]'s body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -16,7 +29,9 @@ pub enum Pretrained {
     #[default]
     No,
     /// torchvision's ImageNet weights for the architecture (resnet18…resnet152, the files fastai uses), from
-    /// `$TORCH_HOME/hub/checkpoints` or downloaded there, SHA-256 checked either way.
+    /// `$TORCH_HOME/hub/checkpoints` or downloaded there, SHA-256 checked either way. Only with the `datasets`
+    /// feature (on by default), the one that may use the network.
+    #[cfg(feature = "datasets")]
     ImageNet(HubOptions),
     /// A weights file: safetensors or a PyTorch checkpoint (`.pth`/`.pt`/`.th`/`.bin`, read by content).
     File {
@@ -30,6 +45,7 @@ pub enum Pretrained {
 
 impl Pretrained {
     /// torchvision's ImageNet weights through the default hub settings.
+    #[cfg(feature = "datasets")]
     pub fn imagenet() -> Self {
         Self::ImageNet(HubOptions::default())
     }
@@ -54,10 +70,12 @@ impl Pretrained {
 
     /// The weights file for `arch` and how exports name it, fetching torchvision's file when needed
     /// (`progress` sees the download and the hash check); `None` for [`Pretrained::No`].
+    #[cfg_attr(not(feature = "datasets"), allow(unused_variables))]
     pub fn resolve(&self, arch: Backbone, progress: &mut dyn FnMut(Progress)) -> Result<Option<(PathBuf, String)>> {
         match self {
             Self::No => Ok(None),
             Self::File { path, .. } => Ok(Some((path.clone(), file_name(path)))),
+            #[cfg(feature = "datasets")]
             Self::ImageNet(hub) => {
                 let Backbone::ResNet(resnet) = arch else {
                     return Err(Error::InvalidParameter {

@@ -36,6 +36,7 @@ pub enum Error {
     #[error(transparent)]
     Plot(#[from] crate::plot::Error),
     /// From [`crate::datasets`]: the built-in data set, downloads and weight caches.
+    #[cfg(feature = "datasets")]
     #[error(transparent)]
     Datasets(#[from] crate::datasets::Error),
     /// From candle, for a script's own tensor code.

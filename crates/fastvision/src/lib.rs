@@ -32,6 +32,9 @@
 //!
 //! # Feature flags
 //! - `cuda`: the augmentation and loss kernels and candle on NVIDIA GPUs (needs nvcc at build time).
+//! - `datasets` (default): [`datasets`] (the built-in data set, `untar_data`) and `Pretrained::ImageNet`
+//!   (torchvision's weights through the hub cache), the only code that touches the network. Without it
+//!   (`default-features = false`) nothing downloads, and the HTTP, tar and checksum crates are not built.
 //!
 //! # Crates
 //! | module | crate | what |
@@ -45,7 +48,7 @@
 //! | [`train`] | fastvision-train | `Learner`, `fit_one_cycle`, `fine_tune`, `lr_find`, freezing |
 //! | [`interpret`] | fastvision-interpret | confusion matrix, `most_confused`, top losses |
 //! | [`plot`] | fastvision-plot | PNG grids, line plots and heat maps |
-//! | [`datasets`] | fastvision-datasets | the built-in default data set and `untar_data` |
+//! | `datasets` | fastvision-datasets | the built-in default data set and `untar_data` (feature `datasets`) |
 
 mod error;
 
@@ -54,6 +57,7 @@ pub use error::{Error, Result};
 pub use fastvision_augment as augment;
 pub use fastvision_core as core;
 pub use fastvision_data as data;
+#[cfg(feature = "datasets")]
 pub use fastvision_datasets as datasets;
 pub use fastvision_interpret as interpret;
 pub use fastvision_losses as losses;

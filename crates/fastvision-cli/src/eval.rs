@@ -5,11 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use fastvision::data::{
-    CategoryBlock, DataBlock, DataLoader, ItemTransform, Labeller, LoaderConfig, Resize, ResizeMethod,
-};
-use fastvision::models::{Arch, CifarArch, CifarResNet, ResNet};
+use fastvision::models::Backbone;
 use fastvision::prelude::*;
+use fastvision::train::{evaluate, ClassFolders, Classifier, EvalConfig};
 use fastvision::weights::{ReadOptions, StateDict};
 
 /// Flags of `eval`.
@@ -17,7 +15,7 @@ use fastvision::weights::{ReadOptions, StateDict};
 pub struct Args {
     /// Architecture: cifar-resnet20/32/44/56/110 or resnet18/34/50/101/152 (torchvision names).
     #[arg(long)]
-    arch: String,
+    arch: Backbone,
     /// The weights: safetensors or a torch.save checkpoint (.pth/.pt/.th/.bin, zip or legacy), recognised by content.
     #[arg(long, value_name = "FILE")]
     weights: PathBuf,
@@ -41,57 +39,32 @@ pub struct Args {
     no_normalize: bool,
 }
 
-/// One classifier, whichever family.
-enum Classifier {
-    Cifar(CifarResNet),
-    ImageNet(ResNet),
-}
-
-impl Classifier {
-    fn forward(&self, xs: &candle::Tensor) -> Result<candle::Tensor> {
-        Ok(match self {
-            Self::Cifar(m) => m.forward_t(xs, false)?,
-            Self::ImageNet(m) => m.forward_t(xs, false)?,
-        })
-    }
-}
-
 /// Predicts every image and prints `accuracy: 0.xxxx` as the last line.
 pub fn run(args: Args) -> Result<()> {
-    let block = DataBlock::builder().get_y(Labeller::ParentFolder).category(CategoryBlock::new()).build()?;
-    let files = block.get_items(&args.data)?;
-    let labels: Vec<String> = files.iter().map(|f| Labeller::ParentFolder.label(f)).collect::<Result<_, _>>()?;
-    let vocab = Vocab::from_labels(&labels);
-    let items: Vec<fastvision::data::Item> = files
-        .into_iter()
-        .zip(&labels)
-        .map(|(path, label)| fastvision::data::Item { label: vocab.index_of(label).unwrap_or(0) as u32, path })
-        .collect();
+    let data = ClassFolders::read(&args.data)?;
     let device = crate::data_args::open_device(args.device)?;
     let state = StateDict::read(&args.weights, &ReadOptions { key: args.weights_key.clone() })?;
     println!("weights {}: {}, {} tensors", args.weights.display(), crate::convert::describe(&state), state.len());
-    check_fits(&args, &state, &vocab)?;
-    let model = load(&args.arch, vocab.len(), &state, &device)?;
+    check_fits(&args, &state, &data.vocab)?;
+    let model = Classifier::from_state(args.arch, data.vocab.len(), &state, &device)
+        .with_context(|| format!("loading {} as {}", state.path().display(), args.arch))?;
     let normalize = (!args.no_normalize).then(Normalize::imagenet);
-    let item_tfm = ItemTransform::Resize(Resize { height: args.size, width: args.size, method: ResizeMethod::Squish });
-    let config = LoaderConfig { device, ..LoaderConfig::new(args.bs, item_tfm) };
-    let n_items = items.len();
-    let loader = DataLoader::new(items, config, BatchAugment::identity(normalize)?)
-        .with_context(|| format!("--bs {} --size {}", args.bs, args.size))?;
-    println!("{} images in {} classes ({}), {}", n_items, vocab.len(), vocab.classes().join(", "), args.arch);
-    let (start, mut correct, mut seen) = (Instant::now(), 0usize, 0usize);
-    for batch in loader.epoch(0) {
-        let batch = batch?;
-        let predicted = model.forward(&batch.images)?.argmax(1)?.to_vec1::<u32>()?;
-        let targets = batch.targets.to_vec1::<u32>()?;
-        correct += predicted.iter().zip(&targets).filter(|(p, t)| p == t).count();
-        seen += targets.len();
-    }
-    if seen == 0 {
+    let config = EvalConfig { size: args.size, batch_size: args.bs, normalize, device };
+    println!(
+        "{} images in {} classes ({}), {}",
+        data.items.len(),
+        data.vocab.len(),
+        data.vocab.classes().join(", "),
+        args.arch
+    );
+    let start = Instant::now();
+    let evaluation =
+        evaluate(&model, &data, &config).with_context(|| format!("--bs {} --size {}", args.bs, args.size))?;
+    if evaluation.n_items == 0 {
         bail!("no images were evaluated in {}", args.data.display());
     }
-    eprintln!("{seen} images in {:.1} s", start.elapsed().as_secs_f64());
-    println!("accuracy: {:.4}", correct as f64 / seen as f64);
+    eprintln!("{} images in {:.1} s", evaluation.n_items, start.elapsed().as_secs_f64());
+    println!("accuracy: {:.4}", evaluation.accuracy());
     Ok(())
 }
 
@@ -125,13 +98,4 @@ fn check_fits(args: &Args, state: &StateDict, vocab: &Vocab) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn load(arch: &str, n_classes: usize, state: &StateDict, device: &candle::Device) -> Result<Classifier> {
-    let context = || format!("loading {} as {arch}", state.path().display());
-    if let Ok(cifar) = arch.parse::<CifarArch>() {
-        return Ok(Classifier::Cifar(CifarResNet::from_state(cifar, n_classes, state, device).with_context(context)?));
-    }
-    let imagenet: Arch = arch.parse().map_err(|_| anyhow::anyhow!("unknown --arch {arch:?}"))?;
-    Ok(Classifier::ImageNet(ResNet::from_state(imagenet, n_classes, state, device).with_context(context)?))
 }

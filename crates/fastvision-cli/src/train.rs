@@ -23,7 +23,7 @@ pub struct Args {
     /// Architecture: resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision), or cifar-resnet20/32/44/56/110
     /// (for 32 px images; --pretrained takes the real CIFAR-10 weights).
     #[arg(long, default_value = "resnet18")]
-    arch: String,
+    arch: Backbone,
     /// Start from pretrained weights. Alone: torchvision's ImageNet weights for --arch (fastai's `pretrained=True`),
     /// from the torch hub cache ($TORCH_HOME/hub/checkpoints, ~/.cache/torch/hub/checkpoints) or downloaded into it
     /// ($FASTVISION_WEIGHTS_URL for a mirror). With FILE: that file — safetensors or a PyTorch checkpoint
@@ -78,7 +78,7 @@ pub struct Args {
 /// Runs the workflow end to end. The outputs go to a staging folder swapped in as `--out` when the run finishes
 /// (`run_dir`); the model is exported before the plots and the interpretation, so a failing plot loses nothing.
 pub fn run(args: Args) -> Result<()> {
-    let arch: Backbone = args.arch.parse()?;
+    let arch = args.arch;
     if let Some(lr) = args.lr.filter(|lr| !(lr.is_finite() && *lr > 0.0 && *lr <= 10.0)) {
         bail!("--lr {lr}: a learning rate is a number above 0 (fastai's are around 1e-4 to 1e-2); leave it out to use lr_find's suggestion");
     }

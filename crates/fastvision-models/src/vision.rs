@@ -30,6 +30,25 @@ pub enum Backbone {
 }
 
 impl Backbone {
+    /// Every backbone, in the order help texts and errors list them: torchvision's, then the CIFAR ones.
+    pub const ALL: [Backbone; 10] = [
+        Backbone::ResNet(Arch::ResNet18),
+        Backbone::ResNet(Arch::ResNet34),
+        Backbone::ResNet(Arch::ResNet50),
+        Backbone::ResNet(Arch::ResNet101),
+        Backbone::ResNet(Arch::ResNet152),
+        Backbone::Cifar(CifarArch::ResNet20),
+        Backbone::Cifar(CifarArch::ResNet32),
+        Backbone::Cifar(CifarArch::ResNet44),
+        Backbone::Cifar(CifarArch::ResNet56),
+        Backbone::Cifar(CifarArch::ResNet110),
+    ];
+
+    /// The names of [`Backbone::ALL`] as [`Backbone::from_str`] reads them, comma-separated: the list an
+    /// unknown name's error gives (a test checks that it is `ALL`'s).
+    pub const NAMES: &'static str = "resnet18, resnet34, resnet50, resnet101, resnet152, cifar-resnet20, \
+                                     cifar-resnet32, cifar-resnet44, cifar-resnet56, cifar-resnet110";
+
     /// Channels of the body's output: 512 or 2048 for torchvision's ResNets, 64 for the CIFAR ones.
     pub fn n_features(self) -> usize {
         match self {
@@ -69,11 +88,9 @@ impl FromStr for Backbone {
         if let Ok(arch) = s.parse::<Arch>() {
             return Ok(Backbone::ResNet(arch));
         }
-        s.parse::<CifarArch>().map(Backbone::Cifar).map_err(|_| Error::UnknownArch {
-            name: s.to_string(),
-            known: "resnet18, resnet34, resnet50, resnet101, resnet152, cifar-resnet20, cifar-resnet32, \
-                    cifar-resnet44, cifar-resnet56, cifar-resnet110",
-        })
+        s.parse::<CifarArch>()
+            .map(Backbone::Cifar)
+            .map_err(|_| Error::UnknownArch { name: s.to_string(), known: Backbone::NAMES })
     }
 }
 

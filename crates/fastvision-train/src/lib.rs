@@ -47,6 +47,7 @@
 pub mod callback;
 mod checkpoint;
 mod error;
+mod evaluate;
 mod export;
 mod learner;
 pub mod loss_scale;
@@ -65,6 +66,7 @@ pub mod schedule;
 pub use callback::{Callback, EarlyStopping, FitState, Flow, Monitor, SaveBest};
 pub use checkpoint::{CheckpointMeta, METADATA_KEY};
 pub use error::{Error, Result};
+pub use evaluate::{evaluate, ClassFolders, Classifier, EvalConfig, Evaluation};
 pub use export::{load_learner, ExportHead, ExportMeta, InferenceLearner};
 pub use learner::{
     param_groups, vision_learner, vision_learner_with, DatasetSplit, FitProgress, Learner, LearnerConfig, PlannedPhase,

@@ -3,6 +3,7 @@
 // The golden tests print their measured max errors (seen with --nocapture); printing is fine in tests.
 #![allow(clippy::print_stdout)]
 
+mod evaluate;
 mod fixture;
 mod generic_path;
 mod golden;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use fastvision::core::Preds;
 use fastvision::data::{decode_rgb, DecodeLimits};
 use fastvision::interpret::ClassificationInterpretation;
 use fastvision::plot::RgbImage;
@@ -39,21 +38,7 @@ pub fn run(args: Args) -> Result<()> {
         anyhow::bail!("{} files could not be labelled, e.g. {}", datasets.errors.len(), first.message);
     }
     let items = if args.all { [datasets.train, datasets.valid].concat() } else { datasets.valid };
-    let (mut probs, mut targets, mut losses) = (Vec::new(), Vec::new(), Vec::new());
-    for chunk in items.chunks(args.data.bs.max(1)) {
-        for item in chunk {
-            // Labels are class ids in the folder's vocabulary; map them to the model's by name.
-            let name = datasets.vocab.name(item.label as usize).unwrap_or_default();
-            let target = vocab.index_of(name).with_context(|| {
-                format!("{}: class {name:?} is not one the model knows ({} classes)", item.path.display(), vocab.len())
-            })?;
-            let prediction = learner.predict(&item.path)?;
-            losses.push(-prediction.probs[target].max(1e-12).ln());
-            probs.extend(prediction.probs);
-            targets.push(target as u32);
-        }
-    }
-    let preds = Preds::new(vocab.len(), probs, targets, losses, (0..items.len()).collect())?;
+    let preds = learner.get_preds(&items, &datasets.vocab)?;
     let interp = ClassificationInterpretation::from_preds(preds, vocab)?;
     let images = DisplayImages::new(items.into_iter().map(|i| i.path).collect(), 192);
     let written = write_interpretation(&interp, &images, &args.out)?;

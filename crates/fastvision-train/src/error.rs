@@ -38,6 +38,16 @@ pub enum Error {
         #[source]
         source: fastvision_data::Error,
     },
+    /// A labelled item's class is not one of the model's classes (the data is not what the model was trained on).
+    #[error("{}: class {class:?} is not one the model knows ({n_classes} classes)", path.display())]
+    UnknownClass {
+        /// The item's file.
+        path: PathBuf,
+        /// Its class name.
+        class: String,
+        /// How many classes the model knows.
+        n_classes: usize,
+    },
     /// A checkpoint or export file does not hold what it should.
     #[error("{path}: {why} (was it written by this version of fastvision? re-create it with Learner::save/export)")]
     BadCheckpoint {

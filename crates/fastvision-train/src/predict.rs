@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use candle::Tensor;
 use fastvision_core::rng::Rng;
-use fastvision_data::{decode_rgb, get_image_files, to_chw, DecodeLimits};
+use fastvision_core::{Preds, Vocab};
+use fastvision_data::{decode_rgb, get_image_files, to_chw, DecodeLimits, Item};
 use fastvision_losses::Loss;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,29 @@ impl InferenceLearner {
     pub fn predict(&self, image: &Path) -> Result<Prediction> {
         let mut all = self.predict_batch(&[image.to_path_buf()])?;
         all.pop().ok_or(Error::EmptySplit { split: "prediction" })
+    }
+
+    /// fastai's `get_preds` on labelled files, for an interpretation: each item predicted as
+    /// [`InferenceLearner::predict`] does, with its cross-entropy loss against its class. The items' labels index
+    /// `vocab` and are mapped to the model's classes by name ([`Error::UnknownClass`] for a class the model does
+    /// not know); item ids are the positions in `items`.
+    pub fn get_preds(&self, items: &[Item], vocab: &Vocab) -> Result<Preds> {
+        let n_classes = self.meta.vocab.len();
+        let (mut probs, mut targets, mut losses) = (Vec::new(), Vec::new(), Vec::new());
+        for item in items {
+            let class = vocab.name(item.label as usize).unwrap_or_default();
+            let target = self.meta.vocab.index_of(class).ok_or_else(|| Error::UnknownClass {
+                path: item.path.clone(),
+                class: class.to_owned(),
+                n_classes,
+            })?;
+            let prediction = self.predict(&item.path)?;
+            losses.push(-prediction.probs[target].max(1e-12).ln());
+            probs.extend(prediction.probs);
+            targets.push(target as u32);
+        }
+        Preds::new(n_classes, probs, targets, losses, (0..items.len()).collect())
+            .map_err(|source| Error::Core { context: "assembling predictions".into(), source })
     }
 
     /// Predicts `images` as one batch; the first unreadable image is an error naming it.

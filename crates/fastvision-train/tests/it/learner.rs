@@ -266,6 +266,20 @@ fn a_cifar_backbone_with_its_own_head_exports_and_loads_back() -> fastvision_tra
     for (a, e) in p.probs.iter().zip(preds.probs_of(0)) {
         assert!((a - e).abs() < 1e-4, "predict {:?} vs get_preds {:?}", p.probs, preds.probs_of(0));
     }
+    // The exported model's get_preds on the validation items is the learner's, losses included.
+    let valid = learn.dls.valid().items().to_vec();
+    let exported = inf.get_preds(&valid, learn.dls.vocab())?;
+    assert_eq!(exported.len(), valid.len());
+    for item in 0..valid.len() {
+        let learner_item = preds.item_ids.iter().position(|&id| id == item).expect("every valid item");
+        assert_eq!(exported.targets[item], preds.targets[learner_item], "target of item {item}");
+        assert!((exported.losses[item] - preds.losses[learner_item]).abs() < 1e-4, "loss of item {item}");
+    }
+    // Items labelled with a class the model does not know are an error naming the file.
+    let strangers = fastvision_core::Vocab::from_labels(["zebra"]);
+    let first = fastvision_data::Item { path: valid[0].path.clone(), label: 0 };
+    let message = inf.get_preds(&[first], &strangers).unwrap_err().to_string();
+    assert!(message.contains("\"zebra\" is not one the model knows") && message.contains(".png"), "{message}");
     // A checkpoint of this learner does not load into a resnet18 learner.
     learn.save("c20")?;
     let mut other = learner(dir.path());

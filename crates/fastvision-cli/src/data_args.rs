@@ -171,22 +171,12 @@ impl DataArgs {
         device: &candle::Device,
         exclude: &[&Path],
     ) -> Result<DataBlock> {
-        let labeller = match &source.preset.labelling {
-            Labelling::ParentFolder => Labeller::ParentFolder,
-            Labelling::Regex(re) => Labeller::regex_on_name(re).with_context(|| format!("label regex {re:?}"))?,
-        };
-        let splitter = match &source.preset.split {
-            SplitRule::Random { valid_pct, seed } => Splitter::random(*valid_pct, *seed),
-            SplitRule::Folders { train, valid } => {
-                Splitter::Grandparent { train_name: train.clone(), valid_name: valid.clone() }
-            }
-        };
         let (presize, size) = self.sizes(source);
         let augment = BatchAugment::new(AugConfig::with_size(size, self.min_scale), normalize)
             .with_context(|| format!("--size {size} --min-scale {}", self.min_scale))?;
-        let mut builder = DataBlock::builder()
-            .get_y(labeller)
-            .splitter(splitter)
+        let mut builder = source
+            .preset
+            .datablock()?
             .item_tfms(ItemTransform::resize(presize))
             .batch_tfms(augment)
             .seed(self.seed)

@@ -106,6 +106,15 @@ pub enum Error {
         source: std::io::Error,
     },
     // parameter: the caller asked for something impossible
+    /// A preset's label regex does not compile.
+    #[error("label regex {pattern:?}")]
+    Labelling {
+        /// The regex.
+        pattern: String,
+        /// fastvision-data's error (boxed: it is large).
+        #[source]
+        source: Box<fastvision_data::Error>,
+    },
     /// No data set of that name is registered.
     #[error("unknown data set {name:?}: known names are {known}")]
     UnknownDataset {

@@ -7,7 +7,8 @@
 //!   in shape and texture under random pose, scale, colour, clutter and noise; deterministic from a seed, cached,
 //!   written atomically. Read it with [`default_preset`], fastbook's regex labeller.
 //! - [`Dataset`]: a named download (`pets`, `imagenette`, `cifar10`) with its address, size, checksum and the
-//!   [`Preset`] (labelling, split, images folder) its data block needs.
+//!   [`Preset`] (labelling, split, images folder) its data block needs; [`Dataset::datablock`] is that data
+//!   block (fastvision-data's `Labeller` and `Splitter` set), ready for transforms.
 //! - [`untar_data`]: download with resume and a progress callback, size and checksum check, extraction into
 //!   [`UntarConfig`]'s cache (`$FASTVISION_HOME` or `~/.fastvision`), with nothing half-done left behind.
 //! - [`imagenet_weights`]: the checkpoint `vision_learner(dls, resnet34)` starts from (`resnet34-b627a593.pth`,
@@ -32,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod datablock;
 mod download;
 mod error;
 mod extract;

@@ -56,7 +56,7 @@ fn the_whole_workflow_on_rendered_images() {
         let total: f32 = preds.probs_of(i).iter().sum();
         assert!((total - 1.0).abs() < 1e-4, "probabilities of item {i} sum to {total}");
     }
-    let interp = ClassificationInterpretation::from_preds(preds, learn.dls.vocab().clone()).unwrap();
+    let interp = ClassificationInterpretation::from_preds(preds, learn.dls().vocab().clone()).unwrap();
     assert_eq!(interp.confusion_matrix().total(), 6);
     let written = interp.write_outputs(out.path()).unwrap();
     assert!(written.iter().any(|p| p.ends_with("confusion_matrix.png")), "{written:?}");

@@ -497,7 +497,7 @@ fn timed_epochs(args: &Args, data: &Path, gpu: &Device, precision: &str, dtype: 
             })
             .unwrap_or((f64::NAN, f64::NAN));
         epochs.push(json!({ "epoch": epoch, "seconds": seconds, "valid_loss": loss, "error_rate": error_rate,
-                            "train_images_per_s": learn.dls.train().n_items() as f64 / seconds }));
+                            "train_images_per_s": learn.dls().train().n_items() as f64 / seconds }));
     }
     finished.store(true, std::sync::atomic::Ordering::Relaxed);
     let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
@@ -505,7 +505,7 @@ fn timed_epochs(args: &Args, data: &Path, gpu: &Device, precision: &str, dtype: 
     Ok(json!({
         "ok": stopped.is_none(), "stopped": stopped, "batches": batches,
         "arch": args.arch, "bs": args.bs, "presize": args.presize, "size": args.size, "precision": precision,
-        "train_items": learn.dls.train().n_items(), "valid_items": learn.dls.valid().n_items(),
+        "train_items": learn.dls().train().n_items(), "valid_items": learn.dls().valid().n_items(),
         "epochs": epochs,
         "device_used_before_mib": baseline.map(|b| b as f64 / 1048576.0),
         "device_used_peak_mib": peak as f64 / 1048576.0,

@@ -181,7 +181,7 @@ pub fn run(args: Args) -> Result<()> {
     outputs.attempt("metrics.json", metrics.try_write(&run.path("metrics.json")));
     outputs.attempt("loss.png", learn.recorder.save_plot_loss(&run.path("loss.png")));
     let interp = learn.interpretation(DatasetSplit::Valid)?;
-    let images = DisplayImages::new(learn.dls.valid().items().iter().map(|i| i.path.clone()).collect(), 192);
+    let images = DisplayImages::new(learn.dls().valid().items().iter().map(|i| i.path.clone()).collect(), 192);
     match write_interpretation(&interp, &images, run.staging()) {
         Ok(names) => outputs.written.extend(names),
         Err(error) => outputs.failed.push(("interpretation".into(), format!("{error:#}"))),

@@ -90,15 +90,18 @@ pub struct FitProgress {
 }
 
 /// fastai's `Learner`: trains `model` on `dls` with `loss` and `opt`, reporting `metrics` through `reporter`.
+///
+/// The data, model, loss and optimiser are read through getters: the optimiser holds the model's parameters, so
+/// the model is replaced only with [`Learner::set_model`], which builds the optimiser again.
 pub struct Learner {
     /// The training and validation data.
-    pub dls: DataLoaders,
+    pub(crate) dls: DataLoaders,
     /// The model (body + head).
-    pub model: VisionModel,
+    pub(crate) model: VisionModel,
     /// The loss function.
-    pub loss: Box<dyn Loss>,
-    /// The optimiser over the model's parameter groups.
-    pub opt: Optimizer,
+    pub(crate) loss: Box<dyn Loss>,
+    /// The optimiser over `model`'s parameter groups.
+    pub(crate) opt: Optimizer,
     /// Metrics computed on the validation set after each epoch.
     pub metrics: Vec<Metric>,
     /// Where progress goes ([`Quiet`] by default).
@@ -170,6 +173,39 @@ impl Learner {
             scaler: crate::loss_scale::LossScaler::default(),
             pretrained: None,
         })
+    }
+
+    /// The training and validation data.
+    pub fn dls(&self) -> &DataLoaders {
+        &self.dls
+    }
+
+    /// The model (body + head).
+    pub fn model(&self) -> &VisionModel {
+        &self.model
+    }
+
+    /// The loss function.
+    pub fn loss(&self) -> &dyn Loss {
+        self.loss.as_ref()
+    }
+
+    /// The optimiser over the model's parameter groups.
+    pub fn opt(&self) -> &Optimizer {
+        &self.opt
+    }
+
+    /// Replaces the model and builds the optimiser again over its parameters (with `config.opt`, fresh state), so
+    /// that training never steps the old model's variables.
+    pub fn set_model(&mut self, model: VisionModel) -> Result<()> {
+        self.opt = Optimizer::new(param_groups(&model), self.config.opt)?;
+        self.model = model;
+        Ok(())
+    }
+
+    /// Replaces the loss function (e.g. label smoothing); the model and optimiser are unchanged.
+    pub fn set_loss(&mut self, loss: Box<dyn Loss>) {
+        self.loss = loss;
     }
 
     /// Where the starting weights came from (`imagenet:resnet34-b627a593.pth`, a file name), as recorded in

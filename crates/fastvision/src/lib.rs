@@ -21,7 +21,7 @@
 //! let mut learn = vision_learner(dls, Arch::ResNet34, Pretrained::imagenet(), vec![Metric::ErrorRate])?;
 //! let lr = learn.lr_find(&LrFindConfig::default())?.suggestions.map_or(2e-3, |s| s.valley.lr);
 //! learn.fine_tune(2, lr)?;
-//! let interp = ClassificationInterpretation::from_preds(learn.get_preds(DatasetSplit::Valid)?, learn.dls.vocab().clone())?;
+//! let interp = ClassificationInterpretation::from_preds(learn.get_preds(DatasetSplit::Valid)?, learn.dls().vocab().clone())?;
 //! println!("{:?}", interp.most_confused(2));
 //! learn.export("model.safetensors".as_ref())?;
 //! let inference = load_learner("model.safetensors".as_ref(), &Device::Cpu)?;

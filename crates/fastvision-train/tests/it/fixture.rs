@@ -53,7 +53,7 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// Values of every parameter by name, as f32 vectors.
 pub fn param_values(learn: &Learner) -> Vec<(String, bool, usize, Vec<f32>)> {
     learn
-        .model
+        .model()
         .params()
         .into_iter()
         .map(|p| {

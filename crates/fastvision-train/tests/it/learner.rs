@@ -49,7 +49,7 @@ fn fine_tune_applies_fastai_schedules_and_gives_finite_losses_and_preds() -> fas
     let mut learn = learner(dir.path());
     learn.fine_tune(1, 2e-3)?;
     let iters = &learn.recorder.iterations;
-    let n_batches = learn.dls.train().n_batches();
+    let n_batches = learn.dls().train().n_batches();
     assert_eq!(iters.len(), 2 * n_batches, "one frozen and one unfrozen epoch");
     let phases = FineTuneConfig::default().phases(1, 3)?;
     for (p, phase) in phases.iter().enumerate() {
@@ -70,7 +70,7 @@ fn fine_tune_applies_fastai_schedules_and_gives_finite_losses_and_preds() -> fas
     assert!((0.0..=1.0).contains(&err), "error_rate {err}");
 
     let preds = learn.get_preds(DatasetSplit::Valid)?;
-    assert_eq!(preds.len(), learn.dls.valid().n_items());
+    assert_eq!(preds.len(), learn.dls().valid().n_items());
     assert_eq!(preds.n_classes, 2);
     for i in 0..preds.len() {
         let sum: f32 = preds.probs_of(i).iter().sum();
@@ -85,7 +85,7 @@ fn fine_tune_applies_fastai_schedules_and_gives_finite_losses_and_preds() -> fas
     );
     assert!((validation.metrics[0].1 - preds.error_rate()).abs() < 1e-9);
     let train_preds = learn.get_preds(DatasetSplit::Train)?;
-    assert_eq!(train_preds.len(), learn.dls.train().n_items());
+    assert_eq!(train_preds.len(), learn.dls().train().n_items());
     let dir_plots = dir.path().join("plots");
     learn.recorder.save_plot_loss(&dir_plots.join("loss.png"))?;
     learn.recorder.save_plot_sched(&dir_plots.join("sched.png"))?;
@@ -150,11 +150,12 @@ fn export_then_predict_matches_get_preds() -> fastvision_train::Result<()> {
     learn.export(&path)?;
     assert!(path.with_extension("json").is_file());
     let inf = load_learner(&path, &candle::Device::Cpu)?;
-    assert_eq!(inf.meta.item_tfm, Some(learn.dls.valid().config().item_tfm), "the item transform is recorded");
-    assert_eq!(inf.meta.augment.as_ref(), Some(learn.dls.train().batch_tfm().config()), "so is the augmentation");
+    assert_eq!(inf.meta.item_tfm, Some(learn.dls().valid().config().item_tfm), "the item transform is recorded");
+    assert_eq!(inf.meta.augment.as_ref(), Some(learn.dls().train().batch_tfm().config()), "so is the augmentation");
     let preds = learn.get_preds(DatasetSplit::Valid)?;
     // Every validation item, one at a time, in one batch, and through predict_files: get_preds' numbers.
-    let files: Vec<PathBuf> = preds.item_ids.iter().map(|&id| learn.dls.valid().item_path(id).to_path_buf()).collect();
+    let files: Vec<PathBuf> =
+        preds.item_ids.iter().map(|&id| learn.dls().valid().item_path(id).to_path_buf()).collect();
     let batch = inf.predict_batch(&files)?;
     let listed = inf.predict_files(&files, &PredictConfig { batch_size: 3, tta: None }, &mut |_, _| {})?;
     assert!(listed.failures.is_empty());
@@ -165,7 +166,7 @@ fn export_then_predict_matches_get_preds() -> fastvision_train::Result<()> {
             for (a, e) in p.probs.iter().zip(expected) {
                 assert!((a - e).abs() < 1e-5, "{}: predict {:?} vs get_preds {expected:?}", file.display(), p.probs);
             }
-            assert_eq!(p.label, learn.dls.vocab().name(p.index).unwrap_or_default());
+            assert_eq!(p.label, learn.dls().vocab().name(p.index).unwrap_or_default());
         }
         let top = inf.top_k(&single, 5);
         assert_eq!(top.len(), 2, "top-k stops at the number of classes");
@@ -262,13 +263,13 @@ fn a_cifar_backbone_with_its_own_head_exports_and_loads_back() -> fastvision_tra
     let inf = load_learner(&path, &candle::Device::Cpu)?;
     assert_eq!((inf.meta.arch.as_str(), inf.model.head_config()), ("cifar-resnet20", &head));
     let preds = learn.get_preds(DatasetSplit::Valid)?;
-    let p = inf.predict(learn.dls.valid().item_path(preds.item_ids[0]))?;
+    let p = inf.predict(learn.dls().valid().item_path(preds.item_ids[0]))?;
     for (a, e) in p.probs.iter().zip(preds.probs_of(0)) {
         assert!((a - e).abs() < 1e-4, "predict {:?} vs get_preds {:?}", p.probs, preds.probs_of(0));
     }
     // The exported model's get_preds on the validation items is the learner's, losses included.
-    let valid = learn.dls.valid().items().to_vec();
-    let exported = inf.get_preds(&valid, learn.dls.vocab())?;
+    let valid = learn.dls().valid().items().to_vec();
+    let exported = inf.get_preds(&valid, learn.dls().vocab())?;
     assert_eq!(exported.len(), valid.len());
     for item in 0..valid.len() {
         let learner_item = preds.item_ids.iter().position(|&id| id == item).expect("every valid item");
@@ -315,7 +316,7 @@ impl Loss for NanAfterFirst {
 fn nan_loss_stops_with_a_clear_error_and_untouched_weights() -> fastvision_train::Result<()> {
     let dir = temp_dir();
     let mut learn = learner(dir.path());
-    learn.loss = Box::new(NanAfterFirst(Default::default(), CrossEntropyLossFlat::default()));
+    learn.set_loss(Box::new(NanAfterFirst(Default::default(), CrossEntropyLossFlat::default())));
     let result = learn.fit(1, 1e-3);
     let after_first = param_values(&learn);
     match result {
@@ -341,10 +342,10 @@ fn pretrained_learner_normalizes_and_starts_frozen() -> fastvision_train::Result
         Some(resnet18_weights().as_path()),
         vec![],
     )?;
-    assert_eq!(learn.model.frozen_groups(), 2);
-    let normalize = learn.dls.train().batch_tfm().normalize().copied();
+    assert_eq!(learn.model().frozen_groups(), 2);
+    let normalize = learn.dls().train().batch_tfm().normalize().copied();
     assert_eq!(normalize, Some(fastvision_augment::Normalize::imagenet()));
-    assert_eq!(learn.dls.valid().batch_tfm().normalize().copied(), normalize);
+    assert_eq!(learn.dls().valid().batch_tfm().normalize().copied(), normalize);
     Ok(())
 }
 
@@ -376,7 +377,7 @@ fn interrupted_fit_saves_a_checkpoint_and_resume_finishes_the_schedule() -> fast
     assert!(learn.checkpoint_path("interrupted").is_file());
     learn.callbacks.clear();
     learn.resume("interrupted")?;
-    let n_batches = learn.dls.train().n_batches();
+    let n_batches = learn.dls().train().n_batches();
     let total = 2 * n_batches;
     let lrs: Vec<f64> = learn.recorder.iterations.iter().map(|r| r.lrs[0]).collect();
     let schedule = Schedule::one_cycle(&[1e-3; 3], &Default::default());
@@ -437,5 +438,29 @@ fn an_edited_export_header_is_refused_naming_the_field() -> fastvision_train::Re
     }
     edit_export(&path, &edited, |_| {});
     assert!(load_learner(&edited, &candle::Device::Cpu).is_ok(), "the unedited description loads");
+    Ok(())
+}
+
+/// Issue 14 §3: replacing the model through `set_model` trains the new model's variables, never the old ones.
+#[test]
+fn set_model_trains_the_new_model_and_leaves_the_old_one() -> fastvision_train::Result<()> {
+    let dir = temp_dir();
+    let mut learn = learner(dir.path());
+    // The old model's variables (a `Var` shares its storage): a step through a stale optimiser would move them.
+    let old_vars: Vec<candle::Var> = learn.model().params().into_iter().map(|p| p.var).collect();
+    let values = |vars: &[candle::Var]| -> Vec<Vec<f32>> {
+        vars.iter().map(|v| v.as_tensor().flatten_all().and_then(|t| t.to_vec1()).expect("a parameter")).collect()
+    };
+    let old_before = values(&old_vars);
+    let n_classes = learn.dls().n_classes();
+    let new_model =
+        fastvision_models::VisionModel::new(fastvision_models::CifarArch::ResNet20, n_classes, &candle::Device::Cpu, 7)
+            .map_err(|source| Error::Model { context: "a new model".into(), source })?;
+    learn.set_model(new_model)?;
+    assert_eq!(learn.model().arch().to_string(), "cifar-resnet20");
+    let new_before = param_values(&learn);
+    learn.fit(1, 1e-3)?;
+    assert!(!n_changed(&new_before, &param_values(&learn)).is_empty(), "the new model trains");
+    assert!(values(&old_vars) == old_before, "the old model's variables were stepped");
     Ok(())
 }

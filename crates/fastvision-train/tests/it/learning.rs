@@ -69,7 +69,7 @@ fn cifar_resnet20_from_scratch_learns_ten_classes_in_five_epochs() {
     let dir = tempfile::tempdir().expect("temporary folder");
     assert_eq!(extract_cifar(dir.path(), 0, 500), 5000);
     let mut learn = learner(dataloaders(dir.path(), 32), None);
-    assert_eq!((learn.dls.train().n_items(), learn.dls.valid().n_items()), (4000, 1000));
+    assert_eq!((learn.dls().train().n_items(), learn.dls().valid().n_items()), (4000, 1000));
     learn.fit_one_cycle(5, 2e-2).expect("fit_one_cycle");
     let error = error_rate(&mut learn);
     println!("cifar-resnet20 from scratch, 5 epochs on 4000 images: valid error_rate {error:.4} (random: 0.90)");
@@ -83,7 +83,7 @@ fn fine_tuning_the_real_cifar_weights_beats_training_from_scratch() {
     assert_eq!(extract_cifar(dir.path(), 500, 550), 500);
     let weights = shared("weights/cifar-resnet/resnet20.safetensors");
     let mut pretrained = learner(dataloaders(dir.path(), 32), Some(&weights));
-    assert_eq!(pretrained.model.frozen_groups(), 2, "a pretrained learner starts frozen");
+    assert_eq!(pretrained.model().frozen_groups(), 2, "a pretrained learner starts frozen");
     pretrained.fine_tune_with(2, &FineTuneConfig { base_lr: 2e-3, ..FineTuneConfig::default() }).expect("fine_tune");
     let mut scratch = learner(dataloaders(dir.path(), 32), None);
     scratch.fit_one_cycle(3, 1e-2).expect("fit_one_cycle");

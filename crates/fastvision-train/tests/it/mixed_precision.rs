@@ -23,7 +23,7 @@ fn f16_overflow_skips_the_step_and_halves_the_scale() {
     learn.set_loss_scaler(LossScaler::new(2f64.powi(40), 2000));
     let before = param_values(&learn);
     learn.fit(1, 1e-3).expect("a fit whose steps overflow still ends");
-    let n_batches = learn.dls.train().n_batches();
+    let n_batches = learn.dls().train().n_batches();
     assert_eq!(learn.loss_scaler().skipped(), n_batches, "every step overflowed");
     assert_eq!(learn.loss_scaler().scale(), 2f64.powi(40 - n_batches as i32));
     assert_eq!(param_values(&learn), before, "skipped steps leave the weights as they were");

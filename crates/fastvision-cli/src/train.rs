@@ -7,11 +7,12 @@ use anyhow::{bail, Context, Result};
 use fastvision::models::{Backbone, HeadConfig};
 use fastvision::train::{
     vision_learner_with, DatasetSplit, FineTuneConfig, LearnerConfig, LrFindConfig, Metric, Pretrained,
+    ProgressReporter,
 };
 
 use crate::data_args::{display, DataArgs, Source};
 use crate::interpret::{write_interpretation, DisplayImages};
-use crate::progress::{with_download_bar, TerminalReporter};
+use crate::progress::with_download_bar;
 use crate::run_dir::{RunDir, Start};
 use crate::signals::StopSignals;
 
@@ -132,7 +133,7 @@ pub fn run(args: Args) -> Result<()> {
         ..LearnerConfig::default()
     };
     let mut learn = vision_learner_with(dls, arch, pretrained.clone(), vec![Metric::ErrorRate], config)?
-        .with_reporter(Box::new(TerminalReporter::default()));
+        .with_reporter(Box::new(ProgressReporter::with_table(std::io::stdout())));
     let signals = StopSignals::install(learn.interrupt_handle())?;
     signals.arm(true);
     let mut metrics = MetricsFile::load_or_new(&run.path("metrics.json"));

@@ -79,5 +79,7 @@ pub use phase::Phase;
 pub use predict::{ClassProb, PredictConfig, Prediction, Predictions, Tta};
 pub use pretrained::Pretrained;
 pub use recorder::{IterRecord, Recorder, SmoothLoss};
+#[cfg(feature = "progress")]
+pub use reporter::ProgressReporter;
 pub use reporter::{BatchProgress, EpochRow, FitStart, Quiet, Reporter, TableWriter};
 pub use schedule::{position, CombinedCos, FineTuneConfig, GroupHypers, LrRange, OneCycleConfig, Schedule};

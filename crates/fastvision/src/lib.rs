@@ -35,6 +35,8 @@
 //! - `datasets` (default): [`datasets`] (the built-in data set, `untar_data`) and `Pretrained::ImageNet`
 //!   (torchvision's weights through the hub cache), the only code that touches the network. Without it
 //!   (`default-features = false`) nothing downloads, and the HTTP, tar and checksum crates are not built.
+//! - `progress`: `train::ProgressReporter`, fastai's epoch table with an indicatif progress bar per pass (the
+//!   `fastvision` binary's output); the library itself never prints.
 //!
 //! # Crates
 //! | module | crate | what |

@@ -306,6 +306,9 @@ fn latest_checkpoint(run: &RunDir) -> Result<PathBuf> {
 fn check_or_record_flags(args: &Args, run: &RunDir) -> Result<()> {
     let path = run.path("run.json");
     let flags = format!("{:?}", Args { resume: false, overwrite: false, ..args.clone() });
+    // `--arch` was recorded as its name (`arch: "resnet18"`) before it was parsed into a `Backbone`: keep that
+    // form, so a run stopped by an older binary resumes.
+    let flags = flags.replace(&format!("arch: {:?}", args.arch), &format!("arch: {:?}", args.arch.to_string()));
     if !args.resume {
         let text = serde_json::to_string_pretty(&serde_json::json!({ "flags": flags }))?;
         return Ok(fastvision::core::fs::atomic_write_bytes(&path, text.as_bytes())?);

@@ -189,7 +189,7 @@ impl DataArgs {
         let block = builder.build().with_context(|| format!("--presize {presize}"))?;
         // Checked now, before the summary or the loaders allocate anything of that size.
         block
-            .loader_config(self.bs, true)
+            .train_loader_config(self.bs)
             .validate(block.batch_tfm())
             .with_context(|| format!("--bs {} (with --presize {presize} and --size {size})", self.bs))?;
         Ok(block)

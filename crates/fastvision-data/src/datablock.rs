@@ -154,10 +154,20 @@ impl DataBlock {
         }
     }
 
-    /// The config of this block's training (`train = true`) or validation loader with `batch_size` items per
-    /// batch: the one constructor behind [`DataBlock::dataloaders`] and [`DataBlock::summary`], so the summary
-    /// decodes with the seed, limits and bad-item policy of training.
-    pub fn loader_config(&self, batch_size: usize, train: bool) -> LoaderConfig {
+    /// The config of this block's training loader with `batch_size` items per batch (shuffled, augmented): with
+    /// [`DataBlock::valid_loader_config`], the one constructor behind [`DataBlock::dataloaders`] and
+    /// [`DataBlock::summary`], so the summary decodes with the seed, limits and bad-item policy of training.
+    pub fn train_loader_config(&self, batch_size: usize) -> LoaderConfig {
+        self.loader_config(batch_size, true)
+    }
+
+    /// The config of this block's validation loader (in order, centre crops): see
+    /// [`DataBlock::train_loader_config`].
+    pub fn valid_loader_config(&self, batch_size: usize) -> LoaderConfig {
+        self.loader_config(batch_size, false)
+    }
+
+    pub(crate) fn loader_config(&self, batch_size: usize, train: bool) -> LoaderConfig {
         LoaderConfig {
             train,
             seed: self.seed,
@@ -209,8 +219,8 @@ impl DataBlock {
     pub fn dataloaders(&self, path: &Path, batch_size: usize) -> Result<DataLoaders> {
         let datasets = self.datasets(path)?;
         check_datasets(&datasets)?;
-        let train = DataLoader::new(datasets.train, self.loader_config(batch_size, true), self.batch_tfm.clone())?;
-        let valid = DataLoader::new(datasets.valid, self.loader_config(batch_size, false), self.batch_tfm.clone())?;
+        let train = DataLoader::new(datasets.train, self.train_loader_config(batch_size), self.batch_tfm.clone())?;
+        let valid = DataLoader::new(datasets.valid, self.valid_loader_config(batch_size), self.batch_tfm.clone())?;
         if train.n_batches() == 0 {
             return Err(Error::Parameter {
                 name: "batch_size",

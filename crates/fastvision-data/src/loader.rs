@@ -43,7 +43,8 @@ pub enum OnBadItem {
 }
 
 /// Everything a loader needs besides its items. A `DataBlock` makes its loaders' configs with
-/// `DataBlock::loader_config`, so its summary and its loaders decode with the same settings.
+/// `DataBlock::train_loader_config` and `valid_loader_config`, so its summary and its loaders decode with the same
+/// settings.
 #[derive(Debug, Clone)]
 pub struct LoaderConfig {
     /// Items per batch.

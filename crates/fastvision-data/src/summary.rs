@@ -67,7 +67,7 @@ impl DataBlock {
     /// fastai's `DataBlock.summary`, done better: lists the items (and what the listing skipped), labels and
     /// splits them, builds one sample step by step (decode, item transform, label, category), collates a batch of
     /// `batch_size` and applies the batch transform, printing types and shapes. It decodes with the loaders'
-    /// settings ([`DataBlock::loader_config`]). It never fails: problems are in the returned [`Summary`].
+    /// settings ([`DataBlock::train_loader_config`]). It never fails: problems are in the returned [`Summary`].
     ///
     /// It decodes one batch only; [`DataBlock::summary_all`] decodes every file.
     pub fn summary(&self, path: &Path, batch_size: usize) -> Summary {
@@ -136,7 +136,7 @@ impl DataBlock {
 
     /// One sample step by step, then one batch collated and transformed.
     fn one_batch_steps(&self, datasets: &Datasets, batch_size: usize, w: &mut Writer) -> Result<(), Summary> {
-        let config = self.loader_config(batch_size.max(1), true);
+        let config = self.train_loader_config(batch_size.max(1));
         let first = datasets.train[0].clone();
         w.line(format!("\nBuilding one sample from {}", first.path.display()));
         let image = decode_rgb(&first.path, config.decode_limits)

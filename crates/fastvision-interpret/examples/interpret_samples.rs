@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use fastvision_core::rng::Rng;
 use fastvision_core::{Preds, Vocab};
-use fastvision_interpret::ClassificationInterpretation;
+use fastvision_interpret::{ClassificationInterpretation, ConfusionCells};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "/tmp/plot-samples".into()));
@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let vocab = Vocab::from_labels(&labels);
     let preds = made_up_preds(&vocab, &labels, 42)?;
     let interp = ClassificationInterpretation::from_preds(preds, vocab)?;
-    interp.plot_confusion_matrix(true, &out.join("confusion_matrix_37_normalized.png"))?;
+    interp.plot_confusion_matrix(ConfusionCells::Normalized, &out.join("confusion_matrix_37_normalized.png"))?;
     let image_of = |item_id: usize| fastvision_plot::image::open(&files[item_id]).map(|img| img.to_rgb8());
     interp.write_outputs_with_images(&out.join("interpret"), 9, image_of)?;
     Ok(())

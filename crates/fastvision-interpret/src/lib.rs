@@ -41,4 +41,5 @@ mod report;
 pub use confusion::{Confusion, ConfusionMatrix};
 pub use error::{Error, Result};
 pub use interpretation::{ClassificationInterpretation, ItemResult};
+pub use plots::ConfusionCells;
 pub use report::{AverageMetrics, ClassMetrics, ClassificationReport};

@@ -19,11 +19,22 @@ struct MostConfusedFile<'a> {
     pairs: &'a [Confusion],
 }
 
+/// What the cells of a confusion-matrix plot show (fastai's `plot_confusion_matrix(normalize=...)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfusionCells {
+    /// How many items of each actual class got each prediction (fastai's default, `normalize=False`).
+    #[default]
+    Counts,
+    /// Each row divided by its total, with 2 decimals (fastai's `normalize=True`, `norm_dec=2`).
+    Normalized,
+}
+
 impl ClassificationInterpretation {
-    /// The confusion matrix as a heat map: counts in the cells, or row-normalised values with 2 decimals when
-    /// `normalize` (fastai's `norm_dec=2`), colours from the shown values, "Actual" down and "Predicted" across.
-    pub fn confusion_heatmap(&self, normalize: bool) -> Heatmap {
+    /// The confusion matrix as a heat map: `cells` chooses counts or row-normalised values, colours come from the
+    /// shown values, "Actual" down and "Predicted" across.
+    pub fn confusion_heatmap(&self, cells: ConfusionCells) -> Heatmap {
         let matrix = self.confusion_matrix();
+        let normalize = cells == ConfusionCells::Normalized;
         let (values, cell_text): (Vec<f64>, Vec<String>) = if normalize {
             matrix.normalized().into_iter().map(|v| (v, format!("{v:.2}"))).unzip()
         } else {
@@ -45,8 +56,8 @@ impl ClassificationInterpretation {
     }
 
     /// fastai's `plot_confusion_matrix(normalize)`, saved as a PNG at `path` (atomically).
-    pub fn plot_confusion_matrix(&self, normalize: bool, path: &Path) -> Result<()> {
-        let image = self.confusion_heatmap(normalize).render();
+    pub fn plot_confusion_matrix(&self, cells: ConfusionCells, path: &Path) -> Result<()> {
+        let image = self.confusion_heatmap(cells).render();
         save_png(&image, path).map_err(|source| Error::Plot { path: path.to_path_buf(), source })
     }
 
@@ -89,7 +100,7 @@ impl ClassificationInterpretation {
     /// into `dir` (created if needed). Returns the paths written.
     pub fn write_outputs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let confusion_path = dir.join("confusion_matrix.png");
-        self.plot_confusion_matrix(false, &confusion_path)?;
+        self.plot_confusion_matrix(ConfusionCells::Counts, &confusion_path)?;
         let json_path = dir.join("most_confused.json");
         self.write_most_confused_json(1, &json_path)?;
         let report_path = dir.join("classification_report.txt");

@@ -122,13 +122,13 @@ fn r16_a_batch_over_the_limit_is_refused_when_the_loaders_are_made() {
         .batch_tfms(augment.clone())
         .build()
         .unwrap();
-    let err = block.loader_config(100_000, true).validate(&augment).unwrap_err();
+    let err = block.train_loader_config(100_000).validate(&augment).unwrap_err();
     assert!(matches!(err, Error::BatchTooLarge { batch_size: 100_000, .. }), "{err}");
     let text = err.to_string();
     for needle in ["batch_size = 100000", "3×460×460 u8", "3×224×224 F32", "limit of 2 GiB"] {
         assert!(text.contains(needle), "the error should say {needle:?}: {text}");
     }
-    assert!(block.loader_config(64, true).validate(&augment).is_ok());
+    assert!(block.train_loader_config(64).validate(&augment).is_ok());
     // The summary reports it as a failed step instead of aborting.
     let summary = block.summary(dir.path(), 100_000);
     assert_eq!(summary.failed_step.as_deref(), Some("dataloaders"), "{summary}");

@@ -1,7 +1,7 @@
 //! Edge cases: an absent class, a single item, k past the end, and inputs that must be rejected clearly.
 
 use fastvision_core::{Preds, Vocab};
-use fastvision_interpret::{ClassificationInterpretation, Error};
+use fastvision_interpret::{ClassificationInterpretation, ConfusionCells, Error};
 
 use crate::support::interp;
 
@@ -18,7 +18,9 @@ fn class_absent_from_the_set_has_zero_rows_and_columns() {
     assert_eq!((dog.precision, dog.recall, dog.f1, dog.support), (0.0, 0.0, 0.0, 0));
     assert!(interp.most_confused(1).iter().all(|c| c.actual != "dog" && c.predicted != "dog"));
     let dir = tempfile::tempdir().unwrap();
-    interp.plot_confusion_matrix(true, &dir.path().join("normalised.png")).expect("plotting with an absent class");
+    interp
+        .plot_confusion_matrix(ConfusionCells::Normalized, &dir.path().join("normalised.png"))
+        .expect("plotting with an absent class");
 }
 
 #[test]

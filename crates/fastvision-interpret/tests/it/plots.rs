@@ -1,6 +1,7 @@
 //! The pictures and files: confusion-matrix orientation (the known cell is the darkest region, in line with its
 //! row label), top-losses grid with captions, and `write_outputs`.
 
+use fastvision_interpret::ConfusionCells;
 use fastvision_plot::image::{self, Rgb, RgbImage};
 
 use crate::support::interp;
@@ -54,11 +55,11 @@ fn darkest_window(image: &RgbImage, side: u32) -> (u32, u32) {
 fn confusion_png_orientation_darkest_cell_is_actual_row_predicted_column() {
     let interp = skewed();
     assert_eq!(interp.confusion_matrix().count(3, 0), 20);
-    let heatmap = interp.confusion_heatmap(false);
+    let heatmap = interp.confusion_heatmap(ConfusionCells::Counts);
     let layout = heatmap.layout();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("confusion_matrix.png");
-    interp.plot_confusion_matrix(false, &path).expect("plotting");
+    interp.plot_confusion_matrix(ConfusionCells::Counts, &path).expect("plotting");
     let image = image::open(&path).expect("PNG decodes").to_rgb8();
     assert_eq!(image.dimensions(), (layout.width, layout.height));
 
@@ -89,10 +90,10 @@ fn confusion_png_orientation_darkest_cell_is_actual_row_predicted_column() {
 
 #[test]
 fn normalised_plot_shows_two_decimals() {
-    let heatmap = skewed().confusion_heatmap(true);
+    let heatmap = skewed().confusion_heatmap(ConfusionCells::Normalized);
     assert_eq!(heatmap.cell_text[3 * 4], "0.80", "20 of 25 dogs predicted as ants");
     assert_eq!(heatmap.value_range, Some((0.0, 1.0)));
-    assert_eq!(skewed().confusion_heatmap(false).cell_text[3 * 4], "20");
+    assert_eq!(skewed().confusion_heatmap(ConfusionCells::Counts).cell_text[3 * 4], "20");
 }
 
 #[test]

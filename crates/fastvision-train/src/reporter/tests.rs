@@ -4,19 +4,23 @@ use super::*;
 use crate::metrics::Metric;
 use crate::phase::Phase;
 
-#[test]
-fn table_row_lines_up_with_header() {
-    let header = EpochRow::header(&[Metric::ErrorRate]);
-    assert_eq!(header, "epoch       train_loss  valid_loss  error_rate  time");
-    let row = EpochRow {
-        phase: Phase::Fit,
+/// The first epoch of `phase`: losses 1.5 and 0.75, error_rate 0.25, 75.4 s (shown as 01:15).
+fn first_row(phase: Phase) -> EpochRow {
+    EpochRow {
+        phase,
         epoch: 0,
         train_loss: 1.5,
         valid_loss: Some(0.75),
         metrics: vec![(Metric::ErrorRate, 0.25)],
         seconds: 75.4,
-    };
-    assert_eq!(row.format(), "0           1.500000    0.750000    0.250000    01:15");
+    }
+}
+
+#[test]
+fn table_row_lines_up_with_header() {
+    let header = EpochRow::header(&[Metric::ErrorRate]);
+    assert_eq!(header, "epoch       train_loss  valid_loss  error_rate  time");
+    assert_eq!(first_row(Phase::Fit).format(), "0           1.500000    0.750000    0.250000    01:15");
 }
 
 #[test]
@@ -71,15 +75,7 @@ fn progress_reporter_writes_headings_header_and_rows_to_its_table() {
     for batch in 0..2 {
         reporter.batch(&BatchProgress { epoch: 0, batch, n_batches: 2, train: true, loss: 1.0, items_per_sec: 0.0 });
     }
-    let row = EpochRow {
-        phase: Phase::Frozen,
-        epoch: 0,
-        train_loss: 1.5,
-        valid_loss: Some(0.75),
-        metrics: vec![(Metric::ErrorRate, 0.25)],
-        seconds: 75.4,
-    };
-    reporter.epoch_end(&row);
+    reporter.epoch_end(&first_row(Phase::Frozen));
     reporter.fit_end();
     let text = String::from_utf8(table.0.lock().map(|t| t.clone()).unwrap_or_default()).unwrap_or_default();
     assert_eq!(

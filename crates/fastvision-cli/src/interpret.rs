@@ -31,15 +31,13 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let device = args.data.device()?;
     let learner = load_learner(&args.model, &device).with_context(|| format!("loading {}", args.model.display()))?;
-    let vocab = learner.meta.vocab.clone();
     let source = args.data.source()?;
     let datasets = args.data.datablock_for_run(&source, None, &device, &args.out)?.datasets(&source.dir)?;
     if let Some(first) = datasets.errors.first() {
         anyhow::bail!("{} files could not be labelled, e.g. {}", datasets.errors.len(), first.message);
     }
     let items = if args.all { [datasets.train, datasets.valid].concat() } else { datasets.valid };
-    let preds = learner.get_preds(&items, &datasets.vocab)?;
-    let interp = ClassificationInterpretation::from_preds(preds, vocab)?;
+    let interp = learner.interpretation(&items, &datasets.vocab)?;
     let images = DisplayImages::new(items.into_iter().map(|i| i.path).collect(), 192);
     let written = write_interpretation(&interp, &images, &args.out)?;
     println!("wrote to {}: {}", display(&args.out), written.join(", "));

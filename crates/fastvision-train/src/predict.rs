@@ -113,6 +113,18 @@ impl InferenceLearner {
             .map_err(|source| Error::Core { context: "assembling predictions".into(), source })
     }
 
+    /// fastai's `ClassificationInterpretation` of labelled items for this exported model: one pass of
+    /// [`InferenceLearner::get_preds`], interpreted over the model's classes (what `fastvision interpret` writes).
+    pub fn interpretation(
+        &self,
+        items: &[Item],
+        vocab: &Vocab,
+    ) -> Result<fastvision_interpret::ClassificationInterpretation> {
+        let preds = self.get_preds(items, vocab)?;
+        fastvision_interpret::ClassificationInterpretation::from_preds(preds, self.meta.vocab.clone())
+            .map_err(|source| Error::Interpret { context: "interpreting the predictions".into(), source })
+    }
+
     /// Predicts `images` as one batch; the first unreadable image is an error naming it.
     pub fn predict_batch(&self, images: &[PathBuf]) -> Result<Vec<Prediction>> {
         let variants = images.par_iter().map(|path| self.prepare(path, 0, None)).collect::<Result<Vec<_>>>()?;

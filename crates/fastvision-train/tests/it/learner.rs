@@ -276,6 +276,11 @@ fn a_cifar_backbone_with_its_own_head_exports_and_loads_back() -> fastvision_tra
         assert_eq!(exported.targets[item], preds.targets[learner_item], "target of item {item}");
         assert!((exported.losses[item] - preds.losses[learner_item]).abs() < 1e-4, "loss of item {item}");
     }
+    let interp = inf.interpretation(&valid, learn.dls().vocab())?;
+    assert_eq!(
+        (interp.len(), interp.confusion_matrix().counts().iter().sum::<u64>()),
+        (valid.len(), valid.len() as u64)
+    );
     // Items labelled with a class the model does not know are an error naming the file.
     let strangers = fastvision_core::Vocab::from_labels(["zebra"]);
     let first = fastvision_data::Item { path: valid[0].path.clone(), label: 0 };

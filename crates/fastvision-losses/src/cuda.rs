@@ -20,14 +20,13 @@ use crate::ops::{
     reduced_shape, row_error, BceBwdOp, BceOp, CrossEntropyBwdOp, CrossEntropyOp, NllBwdOp, NllOp, OpState,
     SoftmaxBwdOp, SoftmaxOp,
 };
-use crate::simd::Real;
 use crate::Reduction;
 
 /// The module name under which candle caches the PTX.
 const MODULE: &str = "fastvision_losses";
 
 /// The float types the kernels are instantiated for.
-trait GpuFloat: Real + CudaDType + DeviceRepr + ValidAsZeroBits {
+trait GpuFloat: fastvision_ops::Float + CudaDType + DeviceRepr + ValidAsZeroBits {
     const FLOAT: Float;
 }
 

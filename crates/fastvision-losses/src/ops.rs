@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use candle::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Storage, Tensor, WithDType};
 
 use crate::cpu::{self, BinaryParams, ClassParams, RowError};
-use crate::simd::Real;
 use crate::{Error, Reduction};
+use fastvision_ops::Float;
 
 /// State shared between an op handed to candle and the function that applied it: the forward's saved tensor and
 /// the detailed input error (candle's error type cannot carry ours back).
@@ -116,7 +116,7 @@ pub(crate) struct SoftmaxOp {
 }
 
 impl SoftmaxOp {
-    fn cpu<F: Real>(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
+    fn cpu<F: Float>(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
         let src = cpu_slice::<F>(storage, layout)?;
         let n_cols = layout.dims().last().copied().unwrap_or(1);
         let out = cpu::softmax(src, n_cols, self.log).map_err(|e| self.state.fail(row_error(e, "logits", n_cols)))?;
@@ -154,7 +154,7 @@ pub(crate) struct SoftmaxBwdOp {
 }
 
 impl SoftmaxBwdOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -203,7 +203,7 @@ pub(crate) struct CrossEntropyOp {
 }
 
 impl CrossEntropyOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -276,7 +276,7 @@ pub(crate) struct CrossEntropyBwdOp {
 
 impl CrossEntropyBwdOp {
     #[allow(clippy::too_many_arguments)]
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -334,7 +334,7 @@ pub(crate) struct NllOp {
 }
 
 impl NllOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -396,7 +396,7 @@ pub(crate) struct NllBwdOp {
 }
 
 impl NllBwdOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -443,7 +443,7 @@ pub(crate) struct BceOp {
 }
 
 impl BceOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -503,7 +503,7 @@ pub(crate) struct BceBwdOp {
 
 impl BceBwdOp {
     #[allow(clippy::too_many_arguments)]
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,

@@ -18,7 +18,8 @@ use super::geometry::{Geometry, PARTIALS};
 use super::kernels::sum_over_partials;
 use std::mem::MaybeUninit;
 
-use crate::float::{filled, matmul, parallelism, widest, Float, MatMut, MatRef};
+use crate::float::{filled, matmul, parallelism, Float, MatMut, MatRef};
+use crate::widest;
 
 /// Points of a transformed tile (6×6).
 const POINTS: usize = 36;

@@ -8,8 +8,8 @@
 //!   backward, returning the [`BatchStats`] for the caller's running-average update.
 //! - [`add_relu()`]: `relu(a + b)`, the end of every residual block, as one op.
 //! - The kernel layer the other kernel crates (augment, losses, models) stand on, as candle-core is for
-//!   candle-nn: one [`Float`] trait, one run-time CPU dispatch ([`simd::Level`], [`widest!`]) and one
-//!   vectorisable [`fastmath`] module.
+//!   candle-nn: one [`Float`] trait, one run-time CPU dispatch ([`simd::Level`], [`widest!`]), one
+//!   vectorisable [`fastmath`] module and one candle-error helper ([`CandleContext`]).
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
 //!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
 //!
@@ -33,6 +33,7 @@
 
 mod add_relu;
 mod batchnorm;
+mod context;
 mod conv;
 mod error;
 pub mod fastmath;
@@ -44,6 +45,7 @@ pub mod simd;
 
 pub use add_relu::add_relu;
 pub use batchnorm::{batch_norm_eval, batch_norm_train, BatchStats};
+pub use context::{CandleContext, CandleFailure};
 pub use conv::{conv2d, conv2d_backward};
 pub use error::{Error, Result};
 pub use float::Float;

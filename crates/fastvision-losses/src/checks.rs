@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use candle::{DType, Device, Tensor};
 
-use crate::ops::OpState;
+use crate::custom_ops::OpState;
 use crate::{Error, Result};
 use fastvision_ops::CandleContext;
 

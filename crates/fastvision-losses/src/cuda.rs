@@ -15,11 +15,11 @@ use candle::op::BackpropOp;
 use candle::{CudaDevice, CudaStorage, DType, Layout, Shape, Storage, Tensor};
 
 use crate::cpu::{self, RowError};
-use crate::launch::{self, Arg, Float, Launch, NO_ERROR};
-use crate::ops::{
+use crate::custom_ops::{
     reduced_shape, row_error, BceBwdOp, BceOp, CrossEntropyBwdOp, CrossEntropyOp, NllBwdOp, NllOp, OpState,
     SoftmaxBwdOp, SoftmaxOp,
 };
+use crate::launch::{self, Arg, Float, Launch, NO_ERROR};
 use crate::Reduction;
 
 /// The module name under which candle caches the PTX.

@@ -8,7 +8,7 @@ use candle::Tensor;
 
 use crate::checks::{self, apply, float_input, restore_dtype};
 use crate::cpu::{BinaryParams, ClassParams};
-use crate::ops::{BceOp, CrossEntropyOp, NllOp, OpState, SoftmaxOp};
+use crate::custom_ops::{BceOp, CrossEntropyOp, NllOp, OpState, SoftmaxOp};
 use crate::{Error, Result};
 use fastvision_ops::CandleContext;
 

@@ -9,7 +9,8 @@
 //! - [`add_relu()`]: `relu(a + b)`, the end of every residual block, as one op.
 //! - The kernel layer the other kernel crates (augment, losses, models) stand on, as candle-core is for
 //!   candle-nn: one [`Float`] trait, one run-time CPU dispatch ([`simd::Level`], [`widest!`]), one
-//!   vectorisable [`fastmath`] module and one candle-error helper ([`CandleContext`]).
+//!   vectorisable [`fastmath`] module, one candle-error helper ([`CandleContext`]) and one float custom-op
+//!   skeleton ([`custom_op`], [`float_custom_op!`]).
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
 //!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
 //!
@@ -35,6 +36,7 @@ mod add_relu;
 mod batchnorm;
 mod context;
 mod conv;
+pub mod custom_op;
 mod error;
 pub mod fastmath;
 mod float;
@@ -49,3 +51,7 @@ pub use context::{CandleContext, CandleFailure};
 pub use conv::{conv2d, conv2d_backward};
 pub use error::{Error, Result};
 pub use float::Float;
+
+/// candle, for the paths the exported macros expand to (the calling crate may name it otherwise).
+#[doc(hidden)]
+pub use candle as __candle;

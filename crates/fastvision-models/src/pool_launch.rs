@@ -2,6 +2,8 @@
 //! data: kernel name, grid and block, and the sizes that follow the three buffers. The `cuda` code launches
 //! exactly these, and fastvision-cuda-emu's tests run them on the host against the CPU op.
 
+use fastvision_ops::launch::{Arg, Launch};
+
 /// One launch of a `pool.cu` kernel; its buffers are `(x, y, argmax)` forward and `(dy, argmax, dx)` backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLaunch {
@@ -16,6 +18,15 @@ pub struct PoolLaunch {
 }
 
 const BLOCK: u32 = 256;
+
+impl PoolLaunch {
+    /// The launch over the three buffers, as fastvision-ops' `cuda::launch` (and fastvision-cuda-emu) take it.
+    pub fn with_buffers<B>(&self, buffers: [B; 3]) -> Launch<B> {
+        let mut args: Vec<Arg<B>> = buffers.into_iter().map(Arg::Buffer).collect();
+        args.extend(self.sizes.map(Arg::I32));
+        Launch { kernel: self.kernel.to_owned(), grid: self.grid, block: self.block, args }
+    }
+}
 
 /// The forward and backward launches for `n_planes` planes of `h`×`w` pooled with square `kernel`, `stride` and
 /// `padding` (PyTorch's floor mode); `None` when a size does not fit the kernels' 32-bit arguments.

@@ -14,25 +14,21 @@ pub fn cpu_slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout, op:
     }
 }
 
-/// Evaluates `$body` with the type `$T` bound to the float type of the CPU storage `$storage` (f32 or f64; halves
-/// are widened by the caller), or returns candle's error naming `$name` and the dtype.
+/// Evaluates `$body` with the type `$T` bound to the float type of `$storage` (a CPU or CUDA storage; f32 or f64,
+/// halves are widened by the caller), or returns candle's error naming `$name` and the dtype.
 #[macro_export]
 macro_rules! dispatch_float {
     ($storage:expr, $name:expr, |$T:ident| $body:expr) => {
-        match $storage {
-            $crate::__candle::CpuStorage::F32(_) => {
+        match $crate::__candle::backend::BackendStorage::dtype($storage) {
+            $crate::__candle::DType::F32 => {
                 type $T = f32;
                 $body
             }
-            $crate::__candle::CpuStorage::F64(_) => {
+            $crate::__candle::DType::F64 => {
                 type $T = f64;
                 $body
             }
-            other => Err($crate::__candle::Error::Msg(format!(
-                "{}: unsupported dtype {:?}",
-                $name,
-                $crate::__candle::backend::BackendStorage::dtype(other)
-            ))),
+            dtype => Err($crate::__candle::Error::Msg(format!("{}: unsupported dtype {:?}", $name, dtype))),
         }
     };
 }

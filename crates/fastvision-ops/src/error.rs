@@ -42,6 +42,18 @@ pub enum Error {
         reason: &'static str,
     },
 
+    // --- limit: a size does not fit a CUDA launch ---
+    /// A size does not fit the type a CUDA kernel takes it as.
+    #[error("{what} = {value} does not fit {limit}; split the batch or use smaller inputs")]
+    LaunchArgument {
+        /// Which size (`n_rows`, `the number of blocks`, ...).
+        what: &'static str,
+        /// Its value.
+        value: usize,
+        /// The type or limit it must fit.
+        limit: &'static str,
+    },
+
     // --- backend: candle refused an operation ---
     /// A candle operation failed.
     #[error("{op}: candle failed while {context}: {source}")]

@@ -10,7 +10,8 @@
 //! - The kernel layer the other kernel crates (augment, losses, models) stand on, as candle-core is for
 //!   candle-nn: one [`Float`] trait, one run-time CPU dispatch ([`simd::Level`], [`widest!`]), one
 //!   vectorisable [`fastmath`] module, one candle-error helper ([`CandleContext`]) and one float custom-op
-//!   skeleton ([`custom_op`], [`float_custom_op!`]).
+//!   skeleton ([`custom_op`], [`float_custom_op!`]), kernel launches as data ([`launch`]) and, with feature
+//!   `cuda`, the one launch sequence (`cuda::launch`).
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
 //!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
 //!
@@ -36,10 +37,13 @@ mod add_relu;
 mod batchnorm;
 mod context;
 mod conv;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod custom_op;
 mod error;
 pub mod fastmath;
 mod float;
+pub mod launch;
 pub mod malloc;
 pub mod path;
 pub mod profile;

@@ -14,6 +14,14 @@ pub fn cpu_slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout, op:
     }
 }
 
+/// The part of a Map1/Map2 kernel's slice that `layout` covers; `op` names the op in the error.
+pub(crate) fn contiguous<'a, T>(vs: &'a [T], layout: &Layout, op: &str) -> candle::Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&vs[start..end]),
+        None => candle::bail!("{op}: input must be contiguous"),
+    }
+}
+
 /// Evaluates `$body` with the type `$T` bound to the float type of `$storage` (a CPU or CUDA storage; f32 or f64,
 /// halves are widened by the caller), or returns candle's error naming `$name` and the dtype.
 #[macro_export]

@@ -2,7 +2,7 @@
 //! data: kernel name, grid and block, and the sizes that follow the three buffers. The `cuda` code launches
 //! exactly these, and fastvision-cuda-emu's tests run them on the host against the CPU op.
 
-use fastvision_ops::launch::{Arg, Launch};
+use crate::launch::{Arg, Launch};
 
 /// One launch of a `pool.cu` kernel; its buffers are `(x, y, argmax)` forward and `(dy, argmax, dx)` backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

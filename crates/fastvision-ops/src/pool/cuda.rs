@@ -1,4 +1,4 @@
-//! The CUDA twin of [`crate::ops::MaxPool`] (feature `cuda`): `pool.cu`'s forward records every window's argmax
+//! The CUDA twin of the max-pooling op (feature `cuda`): `pool.cu`'s forward records every window's argmax
 //! on the device, and the backward gathers the output gradients onto those cells — the CPU op's rules and
 //! summation order (checked on the host by fastvision-cuda-emu). Launched by fastvision-ops' `cuda::launch`.
 
@@ -8,10 +8,10 @@ use candle::backend::BackendStorage;
 use candle::cuda_backend::cudarc::driver::CudaSlice;
 use candle::cuda_backend::CudaStorageSlice;
 use candle::{CudaDevice, CudaStorage, Layout, Shape};
-use fastvision_ops::cuda::{Buffer, Module};
 
-use crate::ops::PoolGeom;
-use crate::pool_launch::PoolLaunch;
+use super::launch::PoolLaunch;
+use super::PoolGeom;
+use crate::cuda::{Buffer, Module};
 
 /// `pool.cu`'s PTX, cached by candle per device under this name.
 const MODULE: Module = Module { name: "fastvision_pool", ptx_by_arch: fastvision_kernels::POOL_PTX_BY_ARCH };
@@ -23,12 +23,12 @@ fn launches(geom: &PoolGeom, n_planes: usize, hw: (usize, usize)) -> candle::Res
     if geom.kernel.0 != geom.kernel.1 || geom.stride.0 != geom.stride.1 || geom.padding.0 != geom.padding.1 {
         candle::bail!("max_pool2d on CUDA takes square windows, got {geom:?}");
     }
-    crate::pool_launch::max_pool2d(n_planes, hw, geom.kernel.0, geom.stride.0, geom.padding.0)
+    super::launch::max_pool2d(n_planes, hw, geom.kernel.0, geom.stride.0, geom.padding.0)
         .ok_or_else(|| candle::Error::Msg(format!("max_pool2d: {n_planes} planes of {hw:?} are too large for CUDA")))
 }
 
 fn run(dev: &CudaDevice, launch: &PoolLaunch, buffers: [Buffer<'_>; 3]) -> candle::Result<()> {
-    fastvision_ops::cuda::launch(dev, MODULE, &launch.with_buffers(buffers))
+    crate::cuda::launch(dev, MODULE, &launch.with_buffers(buffers))
 }
 
 /// Forward over a contiguous f32 N×C×H×W input: the pooled output and the argmax of every window.

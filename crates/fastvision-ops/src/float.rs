@@ -32,9 +32,9 @@ pub trait Float: candle::WithDType + Default + Neg<Output = Self> + sealed::Seal
 pub(crate) mod sealed {
     /// What only this crate may call on a [`super::Float`]: its per-thread scratch buffers.
     pub trait Sealed: Sized {
-        /// Runs `f` with this thread's scratch buffer number `slot` (0 to 4), grown to at least `len` elements;
-        /// its contents are stale and must be written before they are read.
-        fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+        /// Runs `f` with this thread's scratch buffer number `slot` (0 to 4), grown to at least `len` elements
+        /// (`crate::scratch` names them).
+        fn with_slot<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
     }
 }
 
@@ -94,7 +94,7 @@ impl Float for f32 {
 }
 
 impl sealed::Sealed for f32 {
-    fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+    fn with_slot<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
         with_slot(&SCRATCH_F32, slot, len, f)
     }
 }
@@ -125,7 +125,7 @@ impl Float for f64 {
 }
 
 impl sealed::Sealed for f64 {
-    fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+    fn with_slot<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
         with_slot(&SCRATCH_F64, slot, len, f)
     }
 }

@@ -50,6 +50,7 @@ pub mod path;
 pub mod pool;
 pub mod profile;
 mod relu;
+mod scratch;
 pub mod simd;
 
 pub use add_relu::add_relu;

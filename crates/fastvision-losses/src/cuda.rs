@@ -25,7 +25,7 @@ use crate::Reduction;
 const MODULE: Module = Module { name: "fastvision_losses", ptx_by_arch: fastvision_kernels::LOSSES_PTX_BY_ARCH };
 
 /// The float types the kernels are instantiated for.
-trait GpuFloat: fastvision_ops::Float + CudaDType + DeviceRepr + ValidAsZeroBits {
+pub(crate) trait GpuFloat: fastvision_ops::Float + CudaDType + DeviceRepr + ValidAsZeroBits {
     const FLOAT: Float;
 }
 
@@ -114,15 +114,7 @@ fn check<T: GpuFloat>(
 
 // ---------------------------------------------------------------------------------------------- softmax
 
-pub(crate) fn softmax_fwd(
-    op: &SoftmaxOp,
-    storage: &CudaStorage,
-    layout: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(storage, "fastvision-losses: CUDA", |T| softmax_fwd_typed::<T>(op, storage, layout))
-}
-
-fn softmax_fwd_typed<T: GpuFloat>(
+pub(crate) fn softmax_fwd<T: GpuFloat>(
     op: &SoftmaxOp,
     storage: &CudaStorage,
     layout: &Layout,
@@ -139,17 +131,7 @@ fn softmax_fwd_typed<T: GpuFloat>(
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), layout.shape().clone()))
 }
 
-pub(crate) fn softmax_bwd(
-    op: &SoftmaxBwdOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(s1, "fastvision-losses: CUDA", |T| softmax_bwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn softmax_bwd_typed<T: GpuFloat>(
+pub(crate) fn softmax_bwd<T: GpuFloat>(
     op: &SoftmaxBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -168,17 +150,7 @@ fn softmax_bwd_typed<T: GpuFloat>(
 
 // ----------------------------------------------------------------------------------------- cross-entropy
 
-pub(crate) fn cross_entropy_fwd(
-    op: &CrossEntropyOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(s1, "fastvision-losses: CUDA", |T| cross_entropy_fwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn cross_entropy_fwd_typed<T: GpuFloat>(
+pub(crate) fn cross_entropy_fwd<T: GpuFloat>(
     op: &CrossEntropyOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -233,7 +205,7 @@ fn class_reduce<T: GpuFloat>(
     Ok(loss)
 }
 
-pub(crate) fn cross_entropy_bwd(
+pub(crate) fn cross_entropy_bwd<T: GpuFloat>(
     op: &CrossEntropyBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -242,13 +214,11 @@ pub(crate) fn cross_entropy_bwd(
     s3: &CudaStorage,
     l3: &Layout,
 ) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(s1, "fastvision-losses: CUDA", |T| saved_view::<T, _>(&op.saved, |saved| {
-        cross_entropy_bwd_typed::<T>(op, s1, l1, s2, l2, s3, l3, saved)
-    }))
+    saved_view::<T, _>(&op.saved, |saved| cross_entropy_bwd_saved::<T>(op, s1, l1, s2, l2, s3, l3, saved))
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cross_entropy_bwd_typed<T: GpuFloat>(
+fn cross_entropy_bwd_saved<T: GpuFloat>(
     op: &CrossEntropyBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -287,17 +257,7 @@ fn cross_entropy_bwd_typed<T: GpuFloat>(
 
 // ------------------------------------------------------------------------------------------------- NLL
 
-pub(crate) fn nll_fwd(
-    op: &NllOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(s1, "fastvision-losses: CUDA", |T| nll_fwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn nll_fwd_typed<T: GpuFloat>(
+pub(crate) fn nll_fwd<T: GpuFloat>(
     op: &NllOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -335,7 +295,7 @@ fn nll_fwd_typed<T: GpuFloat>(
     Ok((CudaStorage::wrap_cuda_slice(loss, dev), reduced_shape(params.reduction, n_rows)))
 }
 
-pub(crate) fn nll_bwd(
+pub(crate) fn nll_bwd<T: GpuFloat>(
     op: &NllBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -346,13 +306,10 @@ pub(crate) fn nll_bwd(
         .saved
         .as_ref()
         .ok_or_else(|| candle::Error::Msg("fastvision-losses: NLL backward without forward".into()))?;
-    fastvision_ops::dispatch_float!(s2, "fastvision-losses: CUDA", |T| saved_view::<T, _>(
-        saved,
-        |saved| nll_bwd_typed::<T>(op, s1, l1, s2, l2, saved)
-    ))
+    saved_view::<T, _>(saved, |saved| nll_bwd_saved::<T>(op, s1, l1, s2, l2, saved))
 }
 
-fn nll_bwd_typed<T: GpuFloat>(
+fn nll_bwd_saved<T: GpuFloat>(
     op: &NllBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -388,17 +345,7 @@ fn nll_bwd_typed<T: GpuFloat>(
 
 // ---------------------------------------------------------------------------------------- BCE with logits
 
-pub(crate) fn bce_fwd(
-    op: &BceOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(s1, "fastvision-losses: CUDA", |T| bce_fwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn bce_fwd_typed<T: GpuFloat>(
+pub(crate) fn bce_fwd<T: GpuFloat>(
     op: &BceOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -429,19 +376,7 @@ fn bce_fwd_typed<T: GpuFloat>(
     Ok((CudaStorage::wrap_cuda_slice(total, dev), Shape::from(())))
 }
 
-pub(crate) fn bce_bwd(
-    op: &BceBwdOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-    s3: &CudaStorage,
-    l3: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    fastvision_ops::dispatch_float!(s1, "fastvision-losses: CUDA", |T| bce_bwd_typed::<T>(op, s1, l1, s2, l2, s3, l3))
-}
-
-fn bce_bwd_typed<T: GpuFloat>(
+pub(crate) fn bce_bwd<T: GpuFloat>(
     op: &BceBwdOp,
     s1: &CudaStorage,
     l1: &Layout,

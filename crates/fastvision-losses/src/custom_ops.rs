@@ -101,7 +101,7 @@ impl SoftmaxOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp1 for SoftmaxOp, float of input 1, cpu = cpu, cuda = crate::cuda::softmax_fwd;
+    CustomOp1 for SoftmaxOp, float of input 1, cpu = cpu, cuda = crate::cuda::softmax_fwd::<F>;
 
     fn name(&self) -> &'static str {
         if self.log {
@@ -137,7 +137,7 @@ impl SoftmaxBwdOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp2 for SoftmaxBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::softmax_bwd;
+    CustomOp2 for SoftmaxBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::softmax_bwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-softmax-bwd"
@@ -174,7 +174,7 @@ impl CrossEntropyOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp2 for CrossEntropyOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_fwd;
+    CustomOp2 for CrossEntropyOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_fwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-cross-entropy"
@@ -228,7 +228,7 @@ impl CrossEntropyBwdOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp3 for CrossEntropyBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_bwd;
+    CustomOp3 for CrossEntropyBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_bwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-cross-entropy-bwd"
@@ -257,7 +257,7 @@ impl NllOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp2 for NllOp, float of input 1, cpu = cpu, cuda = crate::cuda::nll_fwd;
+    CustomOp2 for NllOp, float of input 1, cpu = cpu, cuda = crate::cuda::nll_fwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-nll"
@@ -299,7 +299,7 @@ impl NllBwdOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp2 for NllBwdOp, float of input 2, cpu = cpu, cuda = crate::cuda::nll_bwd;
+    CustomOp2 for NllBwdOp, float of input 2, cpu = cpu, cuda = crate::cuda::nll_bwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-nll-bwd"
@@ -328,7 +328,7 @@ impl BceOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp2 for BceOp, float of input 1, cpu = cpu, cuda = crate::cuda::bce_fwd;
+    CustomOp2 for BceOp, float of input 1, cpu = cpu, cuda = crate::cuda::bce_fwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-bce-with-logits"
@@ -369,7 +369,7 @@ impl BceBwdOp {
 }
 
 fastvision_ops::float_custom_op! {
-    CustomOp3 for BceBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::bce_bwd;
+    CustomOp3 for BceBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::bce_bwd::<F>;
 
     fn name(&self) -> &'static str {
         "fastvision-bce-with-logits-bwd"

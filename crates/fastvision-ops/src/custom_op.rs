@@ -45,18 +45,19 @@ macro_rules! dispatch_float {
 ///
 /// ```text
 /// fastvision_ops::float_custom_op! {
-///     CustomOp2 for CrossEntropyOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_fwd;
+///     CustomOp2 for CrossEntropyOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_fwd::<F>;
 ///     fn name(&self) -> &'static str { "fastvision-cross-entropy" }
 ///     fn bwd(/* as candle's trait */) { /* … */ }
 /// }
 /// ```
 ///
-/// `cpu_fwd` dispatches on the dtype of input `float of input N` and calls `self.cpu::<F>(s1, l1, …)`;
-/// `cuda_fwd`, compiled where the calling crate's `cuda` feature is on, calls `cuda(self, s1, l1, …)`. The items
+/// `cpu_fwd` and `cuda_fwd` dispatch on the dtype of input `float of input N` (`F` is f32 or f64): `cpu_fwd` calls
+/// `self.cpu::<F>(s1, l1, …)`, and `cuda_fwd`, compiled where the calling crate's `cuda` feature is on, calls the
+/// expression `cuda` (naming `F`) with `(self, s1, l1, …)`. The items
 /// after the `;` (`name`, `bwd`) go into the impl as written.
 #[macro_export]
 macro_rules! float_custom_op {
-    (CustomOp1 for $op:ty, float of input $input:literal, cpu = $cpu:ident, cuda = $cuda:path; $($item:item)*) => {
+    (CustomOp1 for $op:ty, float of input $input:literal, cpu = $cpu:ident, cuda = $cuda:expr; $($item:item)*) => {
         impl $crate::__candle::CustomOp1 for $op {
             $($item)*
 
@@ -74,11 +75,11 @@ macro_rules! float_custom_op {
                 s1: &$crate::__candle::CudaStorage,
                 l1: &$crate::__candle::Layout,
             ) -> $crate::__candle::Result<($crate::__candle::CudaStorage, $crate::__candle::Shape)> {
-                $cuda(self, s1, l1)
+                $crate::dispatch_float!([s1][$input - 1], self.name(), |F| ($cuda)(self, s1, l1))
             }
         }
     };
-    (CustomOp2 for $op:ty, float of input $input:literal, cpu = $cpu:ident, cuda = $cuda:path; $($item:item)*) => {
+    (CustomOp2 for $op:ty, float of input $input:literal, cpu = $cpu:ident, cuda = $cuda:expr; $($item:item)*) => {
         impl $crate::__candle::CustomOp2 for $op {
             $($item)*
 
@@ -100,11 +101,11 @@ macro_rules! float_custom_op {
                 s2: &$crate::__candle::CudaStorage,
                 l2: &$crate::__candle::Layout,
             ) -> $crate::__candle::Result<($crate::__candle::CudaStorage, $crate::__candle::Shape)> {
-                $cuda(self, s1, l1, s2, l2)
+                $crate::dispatch_float!([s1, s2][$input - 1], self.name(), |F| ($cuda)(self, s1, l1, s2, l2))
             }
         }
     };
-    (CustomOp3 for $op:ty, float of input $input:literal, cpu = $cpu:ident, cuda = $cuda:path; $($item:item)*) => {
+    (CustomOp3 for $op:ty, float of input $input:literal, cpu = $cpu:ident, cuda = $cuda:expr; $($item:item)*) => {
         impl $crate::__candle::CustomOp3 for $op {
             $($item)*
 
@@ -132,7 +133,9 @@ macro_rules! float_custom_op {
                 s3: &$crate::__candle::CudaStorage,
                 l3: &$crate::__candle::Layout,
             ) -> $crate::__candle::Result<($crate::__candle::CudaStorage, $crate::__candle::Shape)> {
-                $cuda(self, s1, l1, s2, l2, s3, l3)
+                $crate::dispatch_float!([s1, s2, s3][$input - 1], self.name(), |F| {
+                    ($cuda)(self, s1, l1, s2, l2, s3, l3)
+                })
             }
         }
     };

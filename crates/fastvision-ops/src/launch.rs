@@ -1,6 +1,6 @@
 //! A CUDA kernel launch as plain data (entry point, grid, block, arguments in the kernel's order), shared by the
-//! kernel crates: their `cuda` code hands it to [`crate::cuda::launch`] and fastvision-cuda-emu's tests run the
-//! same value on the CPU. Sizes become kernel arguments and grids through `try_from`, so a size that does not fit
+//! kernel crates: their `cuda` code hands it to `cuda::launch` (feature `cuda`) and fastvision-cuda-emu's tests
+//! run the same value on the CPU. Sizes become kernel arguments and grids through `try_from`, so a size that does not fit
 //! is an error naming it, never a silently truncated launch. Compiled with or without `cuda`.
 
 use crate::error::{Error, Result};

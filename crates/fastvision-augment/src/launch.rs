@@ -1,6 +1,7 @@
 //! The CUDA launch of the fused kernel as plain data: entry point, grid, buffers to upload and arguments in the
-//! kernel's order (fastvision-ops' `Launch`). `cuda.rs` hands exactly this to fastvision-ops' `cuda::launch`; fastvision-cuda-emu's tests run the same
-//! launch on the CPU, so CI checks the launch and the kernel without a GPU. Compiled with or without `cuda`.
+//! kernel's order (fastvision-ops' `Launch`). `cuda.rs` hands exactly this to fastvision-ops' `cuda::launch`;
+//! fastvision-cuda-emu's tests run the same launch on the CPU, so CI checks the launch and the kernel without a
+//! GPU. Compiled with or without `cuda`.
 
 use crate::augment::AugmentOp;
 use crate::config::{Mode, OutputDType, PadMode};

@@ -2,7 +2,7 @@
 //! data: kernel name, grid and block, and the sizes that follow the three buffers. The `cuda` code launches
 //! exactly these, and fastvision-cuda-emu's tests run them on the host against the CPU op.
 
-use crate::launch::{Arg, Launch};
+use crate::launch::{grid_for, Arg, Launch};
 
 /// One launch of a `pool.cu` kernel; its buffers are `(x, y, argmax)` forward and `(dy, argmax, dx)` backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub fn max_pool2d(
     ];
     // Flat indices within a plane are u32 in the argmax buffer.
     u32::try_from(h.checked_mul(w)?).ok()?;
-    let grid = |n: usize| u32::try_from(n.div_ceil(BLOCK as usize)).ok();
+    let grid = |n: usize| grid_for(n, BLOCK).ok();
     Some([
         PoolLaunch { kernel: "max_pool2d_fwd_f32", grid: grid(n_planes.checked_mul(oh * ow)?)?, block: BLOCK, sizes },
         PoolLaunch { kernel: "max_pool2d_bwd_f32", grid: grid(n_planes.checked_mul(h * w)?)?, block: BLOCK, sizes },

@@ -3,10 +3,11 @@
 
 use candle::{CpuStorage, Layout, Shape, Tensor};
 use fastvision_core::rng::Rng;
+use fastvision_ops::CandleContext;
 
 use crate::config::{AugConfig, Normalize, OutputDType, Resampling};
 use crate::cpu;
-use crate::error::{candle_context, Error, Result};
+use crate::error::{Error, Result};
 use crate::launch::FusedLaunch;
 use crate::params::{self, ImageParams};
 use crate::reference::{self, FloatBatch};
@@ -87,8 +88,8 @@ impl BatchAugment {
         match self.config.resampling {
             Resampling::Fused => {
                 let op = self.fused_op(geometry, params);
-                let images = candle_context(images.contiguous(), "making the images contiguous")?;
-                candle_context(images.apply_op1_no_bwd(&op), "running the fused augmentation kernel")
+                let images = images.contiguous().ctx("making the images contiguous")?;
+                Ok(images.apply_op1_no_bwd(&op).ctx("running the fused augmentation kernel")?)
             }
             Resampling::Fastai => {
                 self.apply_fastai(images, params, geometry.channels, geometry.in_height, geometry.in_width)
@@ -154,13 +155,12 @@ impl BatchAugment {
         w: usize,
     ) -> Result<Tensor> {
         let n = params.len();
-        let host = candle_context(images.flatten_all().and_then(|t| t.to_device(&candle::Device::Cpu)), "copying")?;
+        let host = images.flatten_all().and_then(|t| t.to_device(&candle::Device::Cpu)).ctx("copying")?;
         let values: Vec<f32> = match host.dtype() {
-            candle::DType::U8 => candle_context(host.to_vec1::<u8>(), "reading u8 images")?
-                .into_iter()
-                .map(|v| f32::from(v) / 255.0)
-                .collect(),
-            _ => candle_context(host.to_vec1::<f32>(), "reading f32 images")?,
+            candle::DType::U8 => {
+                host.to_vec1::<u8>().ctx("reading u8 images")?.into_iter().map(|v| f32::from(v) / 255.0).collect()
+            }
+            _ => host.to_vec1::<f32>().ctx("reading f32 images")?,
         };
         let batch = FloatBatch::new(values, n, channels, h, w)?;
         let mut out = reference::pipeline(&self.config, &batch, params);
@@ -172,7 +172,7 @@ impl BatchAugment {
         let shape = (n, channels, out.height, out.width);
         let tensor = Tensor::from_vec(out.data, shape, images.device())
             .and_then(|t| t.to_dtype(self.config.output_dtype.dtype()));
-        candle_context(tensor, "building the output of the fastai passes")
+        Ok(tensor.ctx("building the output of the fastai passes")?)
     }
 }
 

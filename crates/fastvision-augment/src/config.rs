@@ -1,6 +1,7 @@
 //! What to augment and how: [`AugConfig`] (fastai's `aug_transforms` arguments) and [`Normalize`].
 
 use fastvision_core::limits::MAX_IMAGE_SIDE;
+use fastvision_ops::CandleContext;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -246,6 +247,6 @@ impl Normalize {
             let std = candle::Tensor::new(&self.std, device)?.reshape((1, 3, 1, 1))?;
             images.broadcast_mul(&std)?.broadcast_add(&mean)?.clamp(0f32, 1f32)
         })();
-        crate::error::candle_context(decoded, "Normalize::decode")
+        Ok(decoded.ctx("Normalize::decode")?)
     }
 }

@@ -2,10 +2,11 @@
 //! once (source coordinate, bilinear or nearest sample with padding, lighting, normalisation, store), rayon over
 //! images × rows, one scratch row per task, row loops the compiler vectorises.
 
+use fastvision_ops::simd::Level;
 use rayon::prelude::*;
 
 use crate::config::{Mode, PadMode};
-use crate::fastmath;
+use crate::lighting;
 use crate::sampler::{Geometry, ImageKernel};
 
 /// A source element type: its value and the divisor that brings it to [0, 1].
@@ -74,43 +75,7 @@ pub(crate) fn augment<S: SourcePixel, D: OutputPixel>(
     images: &[ImageKernel],
     out: &mut [D],
 ) {
-    augment_with(source, geometry, channel_affine, images, out, Build::detect());
-}
-
-/// Which build of the row loops runs: all compute the same bits (Rust never fuses a multiply and an add on its
-/// own, so FMA does not change rounding, and wider vectors only process more lanes at once).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only the baseline exists off x86_64
-enum Build {
-    /// The target's baseline (SSE2 on x86_64): 4 f32 lanes.
-    Baseline,
-    /// AVX2 + FMA: 8 lanes, and the u8 gather uses AVX2's gather instruction.
-    Avx2,
-    /// AVX-512 (F, BW, VL, DQ) on top: 16 lanes for the coordinate, tap and lighting loops (measured 15 % less
-    /// time than AVX2 on the benchmark batch).
-    Avx512,
-    /// AVX-512 with VBMI as well: a 3-channel u8 source is first interleaved into one `u32` per pixel (see
-    /// [`interleave_rgb`]), so one 64-bit gather reads both columns of a tap pair in all three channels and a byte
-    /// permute (VBMI's `vpermt2b`) spreads them out: 4 gathers of 8 elements per 16 output pixels instead of 6 of
-    /// 16.
-    Avx512Vbmi,
-}
-
-impl Build {
-    /// The widest build this CPU runs.
-    fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") {
-                if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq") {
-                    return if has!("avx512vbmi") { Self::Avx512Vbmi } else { Self::Avx512 };
-                }
-                return Self::Avx2;
-            }
-        }
-        Self::Baseline
-    }
+    augment_with(source, geometry, channel_affine, images, out, Level::detect());
 }
 
 /// [`augment`] with the build of the row loops chosen by the caller (tests compare them).
@@ -120,8 +85,11 @@ fn augment_with<S: SourcePixel, D: OutputPixel>(
     channel_affine: &[(f32, f32)],
     images: &[ImageKernel],
     out: &mut [D],
-    build: Build,
+    build: Level,
 ) {
+    // A level this CPU lacks would run instructions it does not have: tests may ask for any, they get at most the
+    // detected one.
+    let build = build.min(Level::detect());
     let g = *geometry;
     let (in_len, out_plane) = (g.channels * g.in_height * g.in_width, g.out_height * g.out_width);
     // Rows go to rayon in runs of `rows_per_task`: about 8 tasks per thread over the batch, for balance, but no
@@ -129,14 +97,14 @@ fn augment_with<S: SourcePixel, D: OutputPixel>(
     // core's L2) and rayon splits no rows (64 images on 2 threads: one task per image).
     let tasks = 8 * rayon::current_num_threads();
     let rows_per_task = (g.n_images * g.out_height).div_ceil(tasks).clamp(1, g.out_height.max(1));
-    let interleave = build == Build::Avx512Vbmi && g.channels == 3 && g.mode == Mode::Bilinear && g.in_width >= 2;
+    let interleave = build == Level::Avx512Vbmi && g.channels == 3 && g.mode == Mode::Bilinear && g.in_width >= 2;
     out.par_chunks_mut(g.channels * out_plane).zip(source.par_chunks(in_len)).zip(images.par_iter()).for_each_init(
         Vec::<u32>::new,
         |interleaved, ((image_out, image_in), kernel)| {
             let rgb = match S::as_bytes(image_in) {
                 #[cfg(target_arch = "x86_64")]
                 Some(bytes) if interleave => {
-                    // SAFETY: `Build::Avx512Vbmi` is chosen only where the CPU reports AVX-512 (and VBMI).
+                    // SAFETY: `Level::Avx512Vbmi` is chosen only where the CPU reports AVX-512 (and VBMI).
                     unsafe { interleave_rgb(bytes, interleaved) };
                     Some(&interleaved[..])
                 }
@@ -157,13 +125,13 @@ fn augment_with<S: SourcePixel, D: OutputPixel>(
                     let job = RowJob { image: image_in, rgb, geometry: &g, kernel, channel_affine, row };
                     match build {
                         #[cfg(target_arch = "x86_64")]
-                        // SAFETY: `Build::Avx2` is chosen only where the CPU reports AVX2 and FMA (tests pass
-                        // builds only up to `Build::detect()`).
-                        Build::Avx2 => unsafe { process_row_avx2(&job, scratch, out_rows) },
+                        // SAFETY: `Level::Avx2` is chosen only where the CPU reports AVX2 and FMA (tests pass
+                        // builds only up to `Level::detect()`).
+                        Level::Avx2 => unsafe { process_row_avx2(&job, scratch, out_rows) },
                         #[cfg(target_arch = "x86_64")]
                         // SAFETY: as above, with AVX-512 F, BW, VL and DQ (and VBMI for `Avx512Vbmi`, which the
                         // row loop needs only for the gather from `rgb`, compiled with it on its own).
-                        Build::Avx512 | Build::Avx512Vbmi => unsafe { process_row_avx512(&job, scratch, out_rows) },
+                        Level::Avx512 | Level::Avx512Vbmi => unsafe { process_row_avx512(&job, scratch, out_rows) },
                         _ => process_row::<S, D, 4>(&job, scratch, out_rows),
                     }
                 },
@@ -209,7 +177,7 @@ pub(crate) fn advise_huge_pages<T>(buffer: &[T]) {
 /// One output row's inputs.
 struct RowJob<'a, S> {
     image: &'a [S],
-    /// `image` interleaved by [`interleave_rgb`], only for `Build::Avx512Vbmi` (3 channels, bilinear).
+    /// `image` interleaved by [`interleave_rgb`], only for `Level::Avx512Vbmi` (3 channels, bilinear).
     rgb: Option<&'a [u32]>,
     geometry: &'a Geometry,
     kernel: &'a ImageKernel,
@@ -240,7 +208,7 @@ unsafe fn process_row_avx2<S: SourcePixel, D: OutputPixel>(
     process_row::<S, D, 8>(job, scratch, out_rows);
 }
 
-/// [`process_row`] compiled for AVX-512 (F, BW, VL, DQ) as well, for `Build::Avx512` and `Build::Avx512Vbmi`
+/// [`process_row`] compiled for AVX-512 (F, BW, VL, DQ) as well, for `Level::Avx512` and `Level::Avx512Vbmi`
 /// (VBMI is enabled only on the gather that uses it, [`gather_pairs_rgb_avx512`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")]
@@ -299,7 +267,7 @@ fn sample_row<S: SourcePixel, const LANES: usize>(job: &RowJob<'_, S>, scratch: 
                     bilinear_pair_taps(g, scratch);
                     match (S::as_bytes(image), job.rgb) {
                         #[cfg(target_arch = "x86_64")]
-                        // SAFETY: `rgb` is set only for `Build::Avx512Vbmi`, chosen where the CPU has AVX-512 and
+                        // SAFETY: `rgb` is set only for `Level::Avx512Vbmi`, chosen where the CPU has AVX-512 and
                         // VBMI.
                         (_, Some(rgb)) if LANES == 16 => unsafe { gather_pairs_rgb_avx512(rgb, g, scratch) },
                         #[cfg(target_arch = "x86_64")]
@@ -715,11 +683,11 @@ fn finish_row<S: SourcePixel, D: OutputPixel>(
         if kernel.lighting && contrast == 1.0 {
             let odds_scale = (-brightness).exp();
             for (o, &v) in out_row.iter_mut().zip(values) {
-                *o = D::from_f32(fastmath::brightness_scaled(v, divisor, odds_scale) * scale + offset);
+                *o = D::from_f32(lighting::brightness_scaled(v, divisor, odds_scale) * scale + offset);
             }
         } else if kernel.lighting {
             for (o, &v) in out_row.iter_mut().zip(values) {
-                *o = D::from_f32(fastmath::lighting_scaled(v, divisor, brightness, contrast) * scale + offset);
+                *o = D::from_f32(lighting::lighting_scaled(v, divisor, brightness, contrast) * scale + offset);
             }
         } else {
             for (o, &v) in out_row.iter_mut().zip(values) {

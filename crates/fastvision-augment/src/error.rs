@@ -95,7 +95,8 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Wraps a candle error with what was being done, so the message says where it happened.
-pub(crate) fn candle_context<T>(result: candle::Result<T>, context: &str) -> Result<T> {
-    result.map_err(|source| Error::Candle { context: context.to_string(), source })
+impl From<fastvision_ops::CandleFailure> for Error {
+    fn from(failure: fastvision_ops::CandleFailure) -> Self {
+        Error::Candle { context: failure.context, source: failure.source }
+    }
 }

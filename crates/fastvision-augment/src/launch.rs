@@ -1,6 +1,7 @@
 //! The CUDA launch of the fused kernel as plain data: entry point, grid, buffers to upload and arguments in the
-//! kernel's order. `cuda.rs` pushes exactly these arguments to the GPU; fastvision-cuda-emu's tests run the same
-//! launch on the CPU, so CI checks the launch and the kernel without a GPU. Compiled with or without `cuda`.
+//! kernel's order (fastvision-ops' `Launch`). `cuda.rs` hands exactly this to fastvision-ops' `cuda::launch`;
+//! fastvision-cuda-emu's tests run the same launch on the CPU, so CI checks the launch and the kernel without a
+//! GPU. Compiled with or without `cuda`.
 
 use crate::augment::AugmentOp;
 use crate::config::{Mode, OutputDType, PadMode};
@@ -11,29 +12,7 @@ pub const BLOCK: u32 = 256;
 /// The kernel keeps its per-channel accumulators in registers, unrolled to this many channels.
 pub const MAX_CHANNELS: usize = 4;
 
-/// One kernel argument: a device buffer (`B`, however the caller names one) or a scalar.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Arg<B> {
-    /// A buffer.
-    Buffer(B),
-    /// `int`.
-    I32(i32),
-    /// `float`.
-    F32(f32),
-}
-
-/// One launch of a kernel of `augment.cu`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Launch<B> {
-    /// The entry point, `augment_{u8,f32}_{f32,f16,bf16}`.
-    pub kernel: String,
-    /// Blocks, along x.
-    pub grid: u32,
-    /// Threads per block, along x (no dynamic shared memory).
-    pub block: u32,
-    /// The arguments, in the kernel's parameter order.
-    pub args: Vec<Arg<B>>,
-}
+pub use fastvision_ops::launch::{Arg, Launch};
 
 /// The fused kernel's launch for one batch, before any device buffer exists: what to upload, what to allocate,
 /// and then the [`Launch`] over the caller's buffers. From [`crate::BatchAugment::cuda_launch`].
@@ -46,6 +25,8 @@ pub struct FusedLaunch {
     /// Elements of the output buffer (N·C·Ho·Wo) in the configured output type.
     pub out_len: usize,
     n_pixels: usize,
+    /// Blocks of [`BLOCK`] threads, one thread per output pixel.
+    grid: u32,
     /// `n_images, channels, in_h, in_w, out_h, out_w, mode, pad_mode, align_corners` as the kernel reads them.
     ints: [i32; 9],
     /// The source value of white: 255 for u8 images, 1 for f32.
@@ -86,9 +67,8 @@ impl FusedLaunch {
         }
         ints[6..].copy_from_slice(&[mode, pad_mode, i32::from(g.align_corners)]);
         let n_pixels = g.n_images * g.out_height * g.out_width;
-        if u32::try_from(n_pixels.div_ceil(BLOCK as usize)).is_err() {
-            return Err(Error::CudaLimit { what: format!("{n_pixels} output pixels") });
-        }
+        let grid = fastvision_ops::launch::grid_for(n_pixels, BLOCK)
+            .map_err(|_| Error::CudaLimit { what: format!("{n_pixels} output pixels") })?;
         let mut params: Vec<f32> = op.channel_affine.iter().flat_map(|&(scale, offset)| [scale, offset]).collect();
         op.images.iter().for_each(|image| params.extend_from_slice(&image.pack()));
         Ok(Self {
@@ -96,6 +76,7 @@ impl FusedLaunch {
             params,
             out_len: n_pixels * g.channels,
             n_pixels,
+            grid,
             ints,
             unit,
         })
@@ -110,8 +91,6 @@ impl FusedLaunch {
         let mut args = vec![Arg::Buffer(src), Arg::Buffer(params), Arg::Buffer(dst)];
         args.extend(self.ints.iter().map(|&v| Arg::I32(v)));
         args.push(Arg::F32(self.unit));
-        // Fits: checked by `new`.
-        let grid = self.n_pixels.div_ceil(BLOCK as usize) as u32;
-        Some(Launch { kernel: self.kernel.clone(), grid, block: BLOCK, args })
+        Some(Launch { kernel: self.kernel.clone(), grid: self.grid, block: BLOCK, args })
     }
 }

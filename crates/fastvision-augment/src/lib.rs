@@ -49,8 +49,8 @@ mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
 mod error;
-mod fastmath;
 pub mod launch;
+mod lighting;
 pub mod matrix;
 mod params;
 pub mod reference;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use candle::{DType, Device, Tensor};
 
-use crate::error::CandleContext;
-use crate::ops::OpState;
+use crate::custom_ops::OpState;
 use crate::{Error, Result};
+use fastvision_ops::CandleContext;
 
 /// Fails for devices this build cannot run the fused kernels on.
 pub(crate) fn check_device(op: &'static str, tensor: &Tensor) -> Result<()> {
@@ -25,7 +25,7 @@ pub(crate) fn float_input(op: &'static str, what: &'static str, tensor: &Tensor)
     let dtype = tensor.dtype();
     let tensor = match dtype {
         DType::F32 | DType::F64 => tensor.clone(),
-        DType::F16 | DType::BF16 => tensor.to_dtype(DType::F32).context("widening half-precision logits to f32")?,
+        DType::F16 | DType::BF16 => tensor.to_dtype(DType::F32).ctx("widening half-precision logits to f32")?,
         _ => {
             let hint = "pass f32 or f64 (f16 and bf16 are widened to f32)";
             return Err(Error::UnsupportedDType { op, what, dtype, hint });
@@ -39,7 +39,7 @@ pub(crate) fn restore_dtype(tensor: Tensor, dtype: DType) -> Result<Tensor> {
     if tensor.dtype() == dtype {
         return Ok(tensor);
     }
-    tensor.to_dtype(dtype).context("converting the result back to the logits' dtype")
+    Ok(tensor.to_dtype(dtype).ctx("converting the result back to the logits' dtype")?)
 }
 
 /// Checks that `logits` is a non-empty `n × C` matrix and returns `(n, C)`.
@@ -74,8 +74,8 @@ pub(crate) fn class_targets(op: &'static str, targets: &Tensor, n_rows: usize, d
         });
     }
     check_same_device(op, device, targets)?;
-    let targets = targets.flatten_all().context("flattening the targets")?;
-    targets.to_dtype(DType::I64).and_then(|t| t.contiguous()).context("converting the targets to i64")
+    let targets = targets.flatten_all().ctx("flattening the targets")?;
+    Ok(targets.to_dtype(DType::I64).and_then(|t| t.contiguous()).ctx("converting the targets to i64")?)
 }
 
 /// Fails when `other` is not on `device`.
@@ -135,9 +135,9 @@ pub(crate) fn axis_index(axis: isize, rank: usize) -> Result<usize> {
 pub(crate) fn move_axis_last(tensor: &Tensor, axis: usize) -> Result<Tensor> {
     let rank = tensor.rank();
     if axis + 1 == rank {
-        return tensor.contiguous().context("making the logits contiguous");
+        return Ok(tensor.contiguous().ctx("making the logits contiguous")?);
     }
     let mut order: Vec<usize> = (0..rank).filter(|&d| d != axis).collect();
     order.push(axis);
-    tensor.permute(order).and_then(|t| t.contiguous()).context("moving the class axis last")
+    Ok(tensor.permute(order).and_then(|t| t.contiguous()).ctx("moving the class axis last")?)
 }

@@ -7,37 +7,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::simd::{self, Real};
+use fastvision_ops::Float;
+
+use crate::simd;
 use crate::Reduction;
-
-/// Defines `$name` that runs `$name`'s body compiled for AVX2 when the CPU has it (twice the f32 lanes of the SSE2
-/// baseline), else the baseline build. Rust never fuses multiply-adds on its own and the accumulators have fixed
-/// lanes, so both builds give the same bits.
-/// `$baseline` is the SSE2-only build, for the test that both builds agree.
-macro_rules! with_avx2 {
-    ($(#[$doc:meta])* fn $name:ident / $baseline:ident <F: Real>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
-        #[cfg_attr(not(test), allow(dead_code))]
-        #[inline(always)]
-        fn $baseline<F: Real>($($arg: $ty),*) -> $ret $body
-
-        $(#[$doc])*
-        fn $name<F: Real>($($arg: $ty),*) -> $ret {
-            use $baseline as body;
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                unsafe fn avx2<F: Real>($($arg: $ty),*) -> $ret {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2, checked on the line above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            body($($arg),*)
-        }
-    };
-}
 
 /// Below this many logits a batch runs on the calling thread: rayon's hand-off costs more than it saves.
 const PAR_MIN_ELEMS: usize = 1 << 15;
@@ -190,14 +163,14 @@ where
 }
 
 /// Finds the value that made a row's Σexp NaN: the first NaN or +inf, else (an all -inf row) its first entry.
-pub(crate) fn non_finite<F: Real>(row_idx: usize, row: &[F]) -> RowError {
+pub(crate) fn non_finite<F: Float>(row_idx: usize, row: &[F]) -> RowError {
     let bad = row.iter().position(|x| x.to_f64().is_nan() || x.to_f64() == f64::INFINITY).unwrap_or(0);
     RowError::NonFinite { row: row_idx, col: bad, value: row.get(bad).map_or(f64::NAN, |x| x.to_f64()) }
 }
 
 /// Row statistics `(max, ln Σexp(x - max))`, or the row's error.
 #[inline(always)]
-fn row_stats<F: Real>(row_idx: usize, row: &[F]) -> Result<(F, f64), RowError> {
+fn row_stats<F: Float>(row_idx: usize, row: &[F]) -> Result<(F, f64), RowError> {
     let max = simd::row_max(row);
     let total = simd::sum_exp(row, max);
     if total.is_nan() {
@@ -207,7 +180,7 @@ fn row_stats<F: Real>(row_idx: usize, row: &[F]) -> Result<(F, f64), RowError> {
 }
 
 /// `softmax` (or `log_softmax` when `log`) of each row of a contiguous `n_rows × n_cols` matrix.
-pub(crate) fn softmax<F: Real>(src: &[F], n_cols: usize, log: bool) -> Result<Vec<F>, RowError> {
+pub(crate) fn softmax<F: Float>(src: &[F], n_cols: usize, log: bool) -> Result<Vec<F>, RowError> {
     let mut dst = vec![F::ZERO; src.len()];
     for_row_blocks(src.len() / n_cols, n_cols, &mut dst, n_cols, |first_row, out| {
         softmax_block(src, n_cols, log, first_row, out)
@@ -215,9 +188,9 @@ pub(crate) fn softmax<F: Real>(src: &[F], n_cols: usize, log: bool) -> Result<Ve
     Ok(dst)
 }
 
-with_avx2! {
+fastvision_ops::widest! {
     /// Softmax rows `first_row..` of `src` into `out`.
-    fn softmax_block / softmax_block_baseline<F: Real>(src: &[F], n_cols: usize, log: bool, first_row: usize, out: &mut [F]) -> Result<(), RowError> {
+    fn softmax_block / softmax_block_baseline[F: Float][F](src: &[F], n_cols: usize, log: bool, first_row: usize, out: &mut [F]) -> Result<(), RowError>, up to Avx2 {
         for (offset, out_row) in out.chunks_exact_mut(n_cols).enumerate() {
             let row_idx = first_row + offset;
             let row = &src[row_idx * n_cols..(row_idx + 1) * n_cols];
@@ -237,7 +210,7 @@ with_avx2! {
 }
 
 /// Backward of softmax from its output `y`: `dx = y·(g − Σ g·y)`; of log-softmax: `dx = g − exp(y)·Σ g`.
-pub(crate) fn softmax_bwd<F: Real>(output: &[F], grad: &[F], n_cols: usize, log: bool) -> Vec<F> {
+pub(crate) fn softmax_bwd<F: Float>(output: &[F], grad: &[F], n_cols: usize, log: bool) -> Vec<F> {
     let mut dst = vec![F::ZERO; output.len()];
     // The kernel cannot fail: the output of a checked forward pass is finite.
     let _ = for_row_blocks(output.len() / n_cols, n_cols, &mut dst, n_cols, |first_row, out| {
@@ -247,9 +220,9 @@ pub(crate) fn softmax_bwd<F: Real>(output: &[F], grad: &[F], n_cols: usize, log:
     dst
 }
 
-with_avx2! {
+fastvision_ops::widest! {
     /// Softmax backward of rows `first_row..` into `out`.
-    fn softmax_bwd_block / softmax_bwd_block_baseline<F: Real>(output: &[F], grad: &[F], n_cols: usize, log: bool, first_row: usize, out: &mut [F]) -> () {
+    fn softmax_bwd_block / softmax_bwd_block_baseline[F: Float][F](output: &[F], grad: &[F], n_cols: usize, log: bool, first_row: usize, out: &mut [F]) -> (), up to Avx2 {
         for (offset, out_row) in out.chunks_exact_mut(n_cols).enumerate() {
             let range = (first_row + offset) * n_cols..(first_row + offset + 1) * n_cols;
             let (y_row, g_row) = (&output[range.clone()], &grad[range]);
@@ -299,7 +272,7 @@ struct RowLoss {
 ///
 /// With `keep_exps` (the logits need a gradient) it also keeps `exp(x - max)`, which the backward then scales
 /// instead of computing the exponentials again: one memory pass instead of one exponential per logit.
-pub(crate) fn cross_entropy_fwd<F: Real>(
+pub(crate) fn cross_entropy_fwd<F: Float>(
     logits: &[F],
     targets: &[i64],
     params: &ClassParams,
@@ -314,9 +287,9 @@ pub(crate) fn cross_entropy_fwd<F: Real>(
     Ok(CrossEntropyForward { loss, saved, exps })
 }
 
-with_avx2! {
+fastvision_ops::widest! {
     /// The fused forward of rows `first_row..` into `out`.
-    fn cross_entropy_block / cross_entropy_block_baseline<F: Real>(logits: &[F], targets: &[i64], params: &ClassParams, first_row: usize, out: &mut [RowLoss], exps: Option<&mut [F]>) -> Result<(), RowError> {
+    fn cross_entropy_block / cross_entropy_block_baseline[F: Float][F](logits: &[F], targets: &[i64], params: &ClassParams, first_row: usize, out: &mut [RowLoss], exps: Option<&mut [F]>) -> Result<(), RowError>, up to Avx2 {
         let n_cols = params.n_classes;
         let mut exps = exps;
         for (offset, row_loss) in out.iter_mut().enumerate() {
@@ -331,7 +304,7 @@ with_avx2! {
 
 /// One row of the fused forward.
 #[inline(always)]
-fn cross_entropy_row<F: Real>(
+fn cross_entropy_row<F: Float>(
     row_idx: usize,
     row: &[F],
     targets: &[i64],
@@ -364,7 +337,7 @@ fn cross_entropy_row<F: Real>(
 }
 
 /// Applies the reduction to the per-row pieces, in row order (deterministic for any thread count).
-fn combine_rows<F: Real>(rows: &[RowLoss], params: &ClassParams) -> (Vec<F>, Vec<F>) {
+fn combine_rows<F: Float>(rows: &[RowLoss], params: &ClassParams) -> (Vec<F>, Vec<F>) {
     let eps = params.smoothing;
     let per_class = eps / params.n_classes as f64;
     let row_value = |row: &RowLoss| (1.0 - eps) * row.weight * row.nll + per_class * row.smooth;
@@ -395,7 +368,7 @@ fn combine_rows<F: Real>(rows: &[RowLoss], params: &ClassParams) -> (Vec<F>, Vec
 /// Fused backward: `dx = (a + b·C)·softmax(x) − b − a·onehot(t)`, one pass per row, from the saved statistics.
 ///
 /// `exps` are the forward's kept `exp(x - max)`; without them the exponentials are computed again.
-pub(crate) fn cross_entropy_bwd<F: Real>(
+pub(crate) fn cross_entropy_bwd<F: Float>(
     logits: &[F],
     targets: &[i64],
     grad_out: &[F],
@@ -426,9 +399,9 @@ struct BackwardInputs<'a, F> {
     normalisers: (f64, f64),
 }
 
-with_avx2! {
+fastvision_ops::widest! {
     /// The fused backward of rows `first_row..` into `out`.
-    fn cross_entropy_bwd_block / cross_entropy_bwd_block_baseline<F: Real>(inputs: &BackwardInputs<'_, F>, params: &ClassParams, first_row: usize, out: &mut [F]) -> () {
+    fn cross_entropy_bwd_block / cross_entropy_bwd_block_baseline[F: Float][F](inputs: &BackwardInputs<'_, F>, params: &ClassParams, first_row: usize, out: &mut [F]) -> (), up to Avx2 {
         let n_cols = params.n_classes;
         let BackwardInputs { logits, targets, grad_out, saved, exps, normalisers } = *inputs;
         for (offset, out_row) in out.chunks_exact_mut(n_cols).enumerate() {
@@ -464,7 +437,7 @@ with_avx2! {
 }
 
 /// NLL from log-probabilities: `-w_t · lp[i, t]`, reduced (the mean divides by `Σ w_t`, as PyTorch does).
-pub(crate) fn nll_fwd<F: Real>(log_probs: &[F], targets: &[i64], params: &ClassParams) -> Result<Vec<F>, RowError> {
+pub(crate) fn nll_fwd<F: Float>(log_probs: &[F], targets: &[i64], params: &ClassParams) -> Result<Vec<F>, RowError> {
     let n_cols = params.n_classes;
     let mut per_row = Vec::with_capacity(targets.len());
     for (row_idx, &target) in targets.iter().enumerate() {
@@ -489,7 +462,7 @@ pub(crate) fn nll_fwd<F: Real>(log_probs: &[F], targets: &[i64], params: &ClassP
 }
 
 /// NLL backward: `-a_i` at each row's target, zero elsewhere.
-pub(crate) fn nll_bwd<F: Real>(targets: &[i64], grad_out: &[F], params: &ClassParams) -> Vec<F> {
+pub(crate) fn nll_bwd<F: Float>(targets: &[i64], grad_out: &[F], params: &ClassParams) -> Vec<F> {
     let n_cols = params.n_classes;
     let normalisers = params.normalisers(targets);
     let mut dst = vec![F::ZERO; targets.len() * n_cols];
@@ -534,7 +507,7 @@ fn neg_log_sigmoid(x: f64) -> f64 {
 }
 
 /// Binary cross-entropy with logits, element-wise then reduced.
-pub(crate) fn bce_fwd<F: Real>(logits: &[F], targets: &[F], params: &BinaryParams) -> Result<Vec<F>, RowError> {
+pub(crate) fn bce_fwd<F: Float>(logits: &[F], targets: &[F], params: &BinaryParams) -> Result<Vec<F>, RowError> {
     let mut per_element = Vec::with_capacity(logits.len());
     for (index, (&x, &y)) in logits.iter().zip(targets).enumerate() {
         let (x, y) = (x.to_f64(), y.to_f64());
@@ -554,7 +527,7 @@ pub(crate) fn bce_fwd<F: Real>(logits: &[F], targets: &[F], params: &BinaryParam
 }
 
 /// Binary cross-entropy backward: `w·((1 - y) − (1 + (p - 1)·y)·σ(−x))`, which is `w·(σ(x) − y)` without `p`.
-pub(crate) fn bce_bwd<F: Real>(logits: &[F], targets: &[F], grad_out: &[F], params: &BinaryParams) -> Vec<F> {
+pub(crate) fn bce_bwd<F: Float>(logits: &[F], targets: &[F], grad_out: &[F], params: &BinaryParams) -> Vec<F> {
     let scale = match params.reduction {
         Reduction::Mean => 1.0 / logits.len() as f64,
         Reduction::Sum | Reduction::None => 1.0,

@@ -1,5 +1,5 @@
-//! The CUDA twins of the CPU kernels: each `cuda_fwd` of `ops.rs` lands here and launches a kernel of
-//! `fastvision_kernels::LOSSES_PTX` (`fastvision-kernels/src/losses.cu`) through candle's custom-function loading.
+//! The CUDA twins of the CPU kernels: each `cuda_fwd` of `custom_ops.rs` lands here and launches a kernel of
+//! `fastvision_kernels::LOSSES_PTX` (`fastvision-kernels/src/losses.cu`) through fastvision-ops' `cuda::launch`.
 //! Every launch (entry point, grid, arguments in order) comes from [`crate::launch`], which fastvision-cuda-emu's
 //! tests run on the CPU.
 //!
@@ -7,27 +7,25 @@
 //! synchronises the stream once per loss, and looks up the offending value to build the same error as the CPU.
 
 use candle::backend::BackendStorage;
-use candle::cuda_backend::cudarc::driver::{
-    CudaSlice, CudaView, DeviceRepr, LaunchArgs, LaunchConfig, PushKernelArg, ValidAsZeroBits,
-};
-use candle::cuda_backend::{CudaDType, WrapErr};
+use candle::cuda_backend::cudarc::driver::{CudaSlice, CudaView, DeviceRepr, ValidAsZeroBits};
+use candle::cuda_backend::CudaDType;
 use candle::op::BackpropOp;
-use candle::{CudaDevice, CudaStorage, DType, Layout, Shape, Storage, Tensor};
+use candle::{CudaDevice, CudaStorage, Layout, Shape, Storage, Tensor};
+use fastvision_ops::cuda::{Buffer, Module};
 
 use crate::cpu::{self, RowError};
-use crate::launch::{self, Arg, Float, Launch, NO_ERROR};
-use crate::ops::{
+use crate::custom_ops::{
     reduced_shape, row_error, BceBwdOp, BceOp, CrossEntropyBwdOp, CrossEntropyOp, NllBwdOp, NllOp, OpState,
     SoftmaxBwdOp, SoftmaxOp,
 };
-use crate::simd::Real;
+use crate::launch::{self, Float, Launch, NO_ERROR};
 use crate::Reduction;
 
-/// The module name under which candle caches the PTX.
-const MODULE: &str = "fastvision_losses";
+/// `losses.cu`'s PTX, cached by candle per device under this name.
+const MODULE: Module = Module { name: "fastvision_losses", ptx_by_arch: fastvision_kernels::LOSSES_PTX_BY_ARCH };
 
 /// The float types the kernels are instantiated for.
-trait GpuFloat: Real + CudaDType + DeviceRepr + ValidAsZeroBits {
+pub(crate) trait GpuFloat: fastvision_ops::Float + CudaDType + DeviceRepr + ValidAsZeroBits {
     const FLOAT: Float;
 }
 
@@ -39,80 +37,14 @@ impl GpuFloat for f64 {
     const FLOAT: Float = Float::F64;
 }
 
-/// A device buffer as a kernel argument: lets views and slices of different element types share one list.
-trait DeviceArg {
-    fn push<'a>(&'a self, builder: &mut LaunchArgs<'a>);
+/// Launches one kernel of `losses.cu`, once its description was built.
+fn run(dev: &CudaDevice, launch: fastvision_ops::Result<Launch<Buffer>>) -> candle::Result<()> {
+    fastvision_ops::cuda::launch(dev, MODULE, &launch?)
 }
 
-impl<T> DeviceArg for CudaSlice<T> {
-    fn push<'a>(&'a self, builder: &mut LaunchArgs<'a>) {
-        builder.arg(self);
-    }
-}
-
-impl<T> DeviceArg for CudaView<'_, T> {
-    fn push<'a>(&'a self, builder: &mut LaunchArgs<'a>) {
-        builder.arg(self);
-    }
-}
-
-/// What the launches of [`crate::launch`] take as a buffer here.
-type Buffer<'a> = &'a dyn DeviceArg;
-
-/// Calls `$body` with `$T` bound to f32 or f64 after the dtype of `$storage`.
-macro_rules! dispatch_gpu {
-    ($storage:expr, |$T:ident| $body:expr) => {
-        match $storage.dtype() {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            dtype => Err(candle::Error::Msg(format!("fastvision-losses: no CUDA kernel for {dtype:?}"))),
-        }
-    };
-}
-
-/// Pushes the launch's arguments in order and launches it.
-fn run(dev: &CudaDevice, launch: &Launch<Buffer>) -> candle::Result<()> {
-    let (major, minor) = dev.cuda_stream().context().compute_capability().map_err(candle::Error::wrap)?;
-    let by_arch = fastvision_kernels::LOSSES_PTX_BY_ARCH;
-    let ptx = fastvision_kernels::ptx_for(by_arch, major, minor).map_err(candle::Error::Msg)?;
-    let func = dev.get_or_load_custom_func(&launch.kernel, MODULE, ptx)?;
-    let cfg = LaunchConfig { grid_dim: (launch.grid, 1, 1), block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
-    let mut builder = func.builder();
-    for arg in &launch.args {
-        match arg {
-            Arg::Buffer(buffer) => buffer.push(&mut builder),
-            Arg::I32(value) => {
-                builder.arg(value);
-            }
-            Arg::I64(value) => {
-                builder.arg(value);
-            }
-            Arg::F32(value) => {
-                builder.arg(value);
-            }
-            Arg::F64(value) => {
-                builder.arg(value);
-            }
-        }
-    }
-    // SAFETY: the arguments are the kernel's parameters in order (fastvision-kernels' signatures.rs, checked
-    // against losses.cu and these launches by fastvision-cuda-emu); the buffers hold what the kernel indexes.
-    unsafe { builder.launch(cfg) }.w()?;
-    Ok(())
-}
-
+/// The contiguous part of a CUDA input.
 fn view<'a, T: CudaDType>(storage: &'a CudaStorage, layout: &Layout) -> candle::Result<CudaView<'a, T>> {
-    let slice = storage.as_cuda_slice::<T>()?;
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(slice.slice(start..end)),
-        None => Err(candle::Error::Msg("fastvision-losses: the op needs contiguous inputs".into())),
-    }
+    fastvision_ops::cuda::view(storage, layout, "fastvision-losses")
 }
 
 /// Per-class weights on the device, all ones when none were given.
@@ -182,15 +114,7 @@ fn check<T: GpuFloat>(
 
 // ---------------------------------------------------------------------------------------------- softmax
 
-pub(crate) fn softmax_fwd(
-    op: &SoftmaxOp,
-    storage: &CudaStorage,
-    layout: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(storage, |T| softmax_fwd_typed::<T>(op, storage, layout))
-}
-
-fn softmax_fwd_typed<T: GpuFloat>(
+pub(crate) fn softmax_fwd<T: GpuFloat>(
     op: &SoftmaxOp,
     storage: &CudaStorage,
     layout: &Layout,
@@ -202,22 +126,12 @@ fn softmax_fwd_typed<T: GpuFloat>(
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n_rows * n_cols) }?;
     let err = dev.clone_htod(&[NO_ERROR])?;
-    run(&dev, &launch::softmax_fwd::<Buffer>(T::FLOAT, &src, &dst, n_rows, n_cols, op.log, &err))?;
+    run(&dev, launch::softmax_fwd::<Buffer>(T::FLOAT, &src, &dst, n_rows, n_cols, op.log, &err))?;
     check(&op.state, &dev, &err, ErrorContext { what: "logits", n_cols, values: &src, targets: None })?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), layout.shape().clone()))
 }
 
-pub(crate) fn softmax_bwd(
-    op: &SoftmaxBwdOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(s1, |T| softmax_bwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn softmax_bwd_typed<T: GpuFloat>(
+pub(crate) fn softmax_bwd<T: GpuFloat>(
     op: &SoftmaxBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -230,23 +144,13 @@ fn softmax_bwd_typed<T: GpuFloat>(
     let n_rows = l1.shape().elem_count() / n_cols;
     // SAFETY: the kernel writes every element.
     let dst = unsafe { dev.alloc::<T>(n_rows * n_cols) }?;
-    run(&dev, &launch::softmax_bwd::<Buffer>(T::FLOAT, &output, &grad, &dst, n_rows, n_cols, op.log))?;
+    run(&dev, launch::softmax_bwd::<Buffer>(T::FLOAT, &output, &grad, &dst, n_rows, n_cols, op.log))?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
 }
 
 // ----------------------------------------------------------------------------------------- cross-entropy
 
-pub(crate) fn cross_entropy_fwd(
-    op: &CrossEntropyOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(s1, |T| cross_entropy_fwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn cross_entropy_fwd_typed<T: GpuFloat>(
+pub(crate) fn cross_entropy_fwd<T: GpuFloat>(
     op: &CrossEntropyOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -264,7 +168,7 @@ fn cross_entropy_fwd_typed<T: GpuFloat>(
     let (smoothing, ignore_index) = (params.smoothing, params.ignore_index);
     run(
         &dev,
-        &launch::cross_entropy_fwd::<Buffer>(
+        launch::cross_entropy_fwd::<Buffer>(
             T::FLOAT,
             &logits,
             &targets,
@@ -297,11 +201,11 @@ fn class_reduce<T: GpuFloat>(
 ) -> candle::Result<CudaSlice<T>> {
     let n_out = if reduction == Reduction::None { n_rows } else { 1 };
     let loss = dev.alloc_zeros::<T>(n_out)?;
-    run(dev, &launch::class_reduce::<Buffer>(T::FLOAT, part, n_rows, n_classes, smoothing, reduction, &loss, saved))?;
+    run(dev, launch::class_reduce::<Buffer>(T::FLOAT, part, n_rows, n_classes, smoothing, reduction, &loss, saved))?;
     Ok(loss)
 }
 
-pub(crate) fn cross_entropy_bwd(
+pub(crate) fn cross_entropy_bwd<T: GpuFloat>(
     op: &CrossEntropyBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -310,13 +214,11 @@ pub(crate) fn cross_entropy_bwd(
     s3: &CudaStorage,
     l3: &Layout,
 ) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(s1, |T| saved_view::<T, _>(&op.saved, |saved| cross_entropy_bwd_typed::<T>(
-        op, s1, l1, s2, l2, s3, l3, saved
-    )))
+    saved_view::<T, _>(&op.saved, |saved| cross_entropy_bwd_saved::<T>(op, s1, l1, s2, l2, s3, l3, saved))
 }
 
 #[allow(clippy::too_many_arguments)]
-fn cross_entropy_bwd_typed<T: GpuFloat>(
+fn cross_entropy_bwd_saved<T: GpuFloat>(
     op: &CrossEntropyBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -349,23 +251,13 @@ fn cross_entropy_bwd_typed<T: GpuFloat>(
         params.reduction,
         &dst,
     );
-    run(&dev, &kernel)?;
+    run(&dev, kernel)?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
 }
 
 // ------------------------------------------------------------------------------------------------- NLL
 
-pub(crate) fn nll_fwd(
-    op: &NllOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(s1, |T| nll_fwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn nll_fwd_typed<T: GpuFloat>(
+pub(crate) fn nll_fwd<T: GpuFloat>(
     op: &NllOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -383,7 +275,7 @@ fn nll_fwd_typed<T: GpuFloat>(
     let ignore_index = params.ignore_index;
     run(
         &dev,
-        &launch::nll_fwd::<Buffer>(
+        launch::nll_fwd::<Buffer>(
             T::FLOAT,
             &log_probs,
             &targets,
@@ -403,7 +295,7 @@ fn nll_fwd_typed<T: GpuFloat>(
     Ok((CudaStorage::wrap_cuda_slice(loss, dev), reduced_shape(params.reduction, n_rows)))
 }
 
-pub(crate) fn nll_bwd(
+pub(crate) fn nll_bwd<T: GpuFloat>(
     op: &NllBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -414,10 +306,10 @@ pub(crate) fn nll_bwd(
         .saved
         .as_ref()
         .ok_or_else(|| candle::Error::Msg("fastvision-losses: NLL backward without forward".into()))?;
-    dispatch_gpu!(s2, |T| saved_view::<T, _>(saved, |saved| nll_bwd_typed::<T>(op, s1, l1, s2, l2, saved)))
+    saved_view::<T, _>(saved, |saved| nll_bwd_saved::<T>(op, s1, l1, s2, l2, saved))
 }
 
-fn nll_bwd_typed<T: GpuFloat>(
+fn nll_bwd_saved<T: GpuFloat>(
     op: &NllBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -447,23 +339,13 @@ fn nll_bwd_typed<T: GpuFloat>(
         params.reduction,
         &dst,
     );
-    run(&dev, &kernel)?;
+    run(&dev, kernel)?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), Shape::from((n_rows, n_classes))))
 }
 
 // ---------------------------------------------------------------------------------------- BCE with logits
 
-pub(crate) fn bce_fwd(
-    op: &BceOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(s1, |T| bce_fwd_typed::<T>(op, s1, l1, s2, l2))
-}
-
-fn bce_fwd_typed<T: GpuFloat>(
+pub(crate) fn bce_fwd<T: GpuFloat>(
     op: &BceOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -481,7 +363,7 @@ fn bce_fwd_typed<T: GpuFloat>(
     let err = dev.clone_htod(&[NO_ERROR])?;
     run(
         &dev,
-        &launch::bce_fwd::<Buffer>(T::FLOAT, &logits, &targets, &weight, &pos_weight, n, n_classes, &per_element, &err),
+        launch::bce_fwd::<Buffer>(T::FLOAT, &logits, &targets, &weight, &pos_weight, n, n_classes, &per_element, &err),
     )?;
     check(&op.state, &dev, &err, ErrorContext { what: "logits", n_cols: n_classes, values: &logits, targets: None })?;
     let scale = match params.reduction {
@@ -490,23 +372,11 @@ fn bce_fwd_typed<T: GpuFloat>(
         Reduction::Sum => 1.0,
     };
     let total = dev.alloc_zeros::<T>(1)?;
-    run(&dev, &launch::sum_reduce::<Buffer>(T::FLOAT, &per_element, n, scale, &total))?;
+    run(&dev, launch::sum_reduce::<Buffer>(T::FLOAT, &per_element, n, scale, &total))?;
     Ok((CudaStorage::wrap_cuda_slice(total, dev), Shape::from(())))
 }
 
-pub(crate) fn bce_bwd(
-    op: &BceBwdOp,
-    s1: &CudaStorage,
-    l1: &Layout,
-    s2: &CudaStorage,
-    l2: &Layout,
-    s3: &CudaStorage,
-    l3: &Layout,
-) -> candle::Result<(CudaStorage, Shape)> {
-    dispatch_gpu!(s1, |T| bce_bwd_typed::<T>(op, s1, l1, s2, l2, s3, l3))
-}
-
-fn bce_bwd_typed<T: GpuFloat>(
+pub(crate) fn bce_bwd<T: GpuFloat>(
     op: &BceBwdOp,
     s1: &CudaStorage,
     l1: &Layout,
@@ -538,6 +408,6 @@ fn bce_bwd_typed<T: GpuFloat>(
         scale,
         &dst,
     );
-    run(&dev, &kernel)?;
+    run(&dev, kernel)?;
     Ok((CudaStorage::wrap_cuda_slice(dst, dev), l1.shape().clone()))
 }

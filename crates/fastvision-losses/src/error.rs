@@ -119,14 +119,8 @@ pub enum Error {
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Adds a context string to candle errors, as the house style asks instead of a blanket `From`.
-pub(crate) trait CandleContext<T> {
-    /// Wraps the error with `context`.
-    fn context(self, context: &str) -> Result<T>;
-}
-
-impl<T> CandleContext<T> for candle::Result<T> {
-    fn context(self, context: &str) -> Result<T> {
-        self.map_err(|source| Error::Candle { context: context.to_string(), source })
+impl From<fastvision_ops::CandleFailure> for Error {
+    fn from(failure: fastvision_ops::CandleFailure) -> Self {
+        Error::Candle { context: failure.context, source: failure.source }
     }
 }

@@ -8,9 +8,9 @@ use candle::Tensor;
 
 use crate::checks::{self, apply, float_input, restore_dtype};
 use crate::cpu::{BinaryParams, ClassParams};
-use crate::error::CandleContext;
-use crate::ops::{BceOp, CrossEntropyOp, NllOp, OpState, SoftmaxOp};
+use crate::custom_ops::{BceOp, CrossEntropyOp, NllOp, OpState, SoftmaxOp};
 use crate::{Error, Result};
+use fastvision_ops::CandleContext;
 
 /// How per-item losses are combined, as PyTorch's `reduction` argument.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,14 +93,14 @@ fn softmax_impl<D: Dim>(logits: &Tensor, axis: D, log: bool) -> Result<Tensor> {
     if logits.elem_count() == 0 {
         return Err(Error::EmptyBatch { op, shape: format!("{:?}", logits.dims()) });
     }
-    let axis = axis.to_index(logits.shape(), op).context("resolving the softmax axis")?;
+    let axis = axis.to_index(logits.shape(), op).ctx("resolving the softmax axis")?;
     let last = logits.rank() - 1;
     // Swapping twice is the identity, so the output comes back in the caller's layout.
-    let moved = if axis == last { logits } else { logits.transpose(axis, last).context("moving the axis last")? };
-    let moved = moved.contiguous().context("making the logits contiguous")?;
+    let moved = if axis == last { logits } else { logits.transpose(axis, last).ctx("moving the axis last")? };
+    let moved = moved.contiguous().ctx("making the logits contiguous")?;
     let state = Arc::new(OpState::default());
     let output = apply(&state, op, || moved.apply_op1(SoftmaxOp { log, state: state.clone() }))?;
-    let output = if axis == last { output } else { output.transpose(axis, last).context("moving the axis back")? };
+    let output = if axis == last { output } else { output.transpose(axis, last).ctx("moving the axis back")? };
     restore_dtype(output, dtype)
 }
 
@@ -122,7 +122,7 @@ pub fn nll_loss_with(log_probs: &Tensor, targets: &Tensor, config: &NllConfig) -
         smoothing: 0.0,
         reduction: config.reduction,
     };
-    let log_probs = log_probs.contiguous().context("making the log-probabilities contiguous")?;
+    let log_probs = log_probs.contiguous().ctx("making the log-probabilities contiguous")?;
     let state = Arc::new(OpState::default());
     let loss = apply(&state, OP, || log_probs.apply_op2(&targets, NllOp { params, state: state.clone() }))?;
     restore_dtype(loss, dtype)
@@ -148,7 +148,7 @@ pub fn cross_entropy_with(logits: &Tensor, targets: &Tensor, config: &CrossEntro
         smoothing: config.label_smoothing,
         reduction: config.reduction,
     };
-    let logits = logits.contiguous().context("making the logits contiguous")?;
+    let logits = logits.contiguous().ctx("making the logits contiguous")?;
     let state = Arc::new(OpState::default());
     // Keeping exp(x - max) costs one write per logit and saves the backward an exponential per logit.
     let keep_exps = logits.track_op();
@@ -178,16 +178,16 @@ pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor, confi
         pos_weight: checks::class_weights(OP, "pos_weight", &config.pos_weight, n_classes)?,
         reduction: config.reduction,
     };
-    let flat_logits = logits.flatten_all().and_then(|t| t.contiguous()).context("flattening the logits")?;
+    let flat_logits = logits.flatten_all().and_then(|t| t.contiguous()).ctx("flattening the logits")?;
     let flat_targets = targets
         .to_dtype(logits.dtype())
         .and_then(|t| t.flatten_all())
         .and_then(|t| t.contiguous())
-        .context("converting the targets to the logits' dtype")?;
+        .ctx("converting the targets to the logits' dtype")?;
     let state = Arc::new(OpState::default());
     let loss = apply(&state, OP, || flat_logits.apply_op2(&flat_targets, BceOp { params, state: state.clone() }))?;
     let loss = match config.reduction {
-        Reduction::None => loss.reshape(logits.dims()).context("reshaping the element losses")?,
+        Reduction::None => loss.reshape(logits.dims()).ctx("reshaping the element losses")?,
         Reduction::Mean | Reduction::Sum => loss,
     };
     restore_dtype(loss, dtype)

@@ -3,10 +3,14 @@
 //! CPU, so CI checks the launches and the kernels of `losses.cu` without a GPU. Compiled with or without `cuda`.
 //!
 //! Each function mirrors one kernel's parameter list, in order, with the buffers as `B` (however the caller names
-//! a device buffer) and the scalars converted as the kernel takes them.
+//! a device buffer) and the scalars converted as the kernel takes them; a size that does not fit its kernel type
+//! is an error naming it (fastvision-ops' `Launch` and `Arg`, shared with augment and models).
 
 // The functions take the kernels' parameter lists, which are long.
 #![allow(clippy::too_many_arguments)]
+
+pub use fastvision_ops::launch::{Arg, Launch};
+use fastvision_ops::Result;
 
 use crate::Reduction;
 
@@ -32,7 +36,7 @@ impl Float {
         }
     }
 
-    /// A `T` scalar of the kernel.
+    /// A `T` scalar of the kernel (for f32, rounded to nearest as the CPU kernels round it).
     fn real<B>(self, value: f64) -> Arg<B> {
         match self {
             Self::F32 => Arg::F32(value as f32),
@@ -41,52 +45,24 @@ impl Float {
     }
 }
 
-/// One kernel argument: a device buffer or a scalar.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Arg<B> {
-    /// A buffer.
-    Buffer(B),
-    /// `int`.
-    I32(i32),
-    /// `long long`.
-    I64(i64),
-    /// `float`.
-    F32(f32),
-    /// `double`.
-    F64(f64),
-}
-
-/// One launch of a kernel of `losses.cu`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Launch<B> {
-    /// The entry point, `<kernel>_f32` or `<kernel>_f64`.
-    pub kernel: String,
-    /// Blocks, along x.
-    pub grid: u32,
-    /// Threads per block, along x (no dynamic shared memory).
-    pub block: u32,
-    /// The arguments, in the kernel's parameter order.
-    pub args: Vec<Arg<B>>,
-}
-
 /// One block per row.
-fn per_row<B>(float: Float, base: &str, n_rows: usize, args: Vec<Arg<B>>) -> Launch<B> {
-    Launch { kernel: float.kernel(base), grid: n_rows as u32, block: BLOCK, args }
+fn per_row<B>(float: Float, base: &str, n_rows: usize, args: Vec<Arg<B>>) -> Result<Launch<B>> {
+    Launch::blocks(float.kernel(base), n_rows, BLOCK, args)
 }
 
 /// One thread per element.
-fn per_element<B>(float: Float, base: &str, n: usize, args: Vec<Arg<B>>) -> Launch<B> {
-    Launch { kernel: float.kernel(base), grid: (n as u32).div_ceil(BLOCK), block: BLOCK, args }
+fn per_element<B>(float: Float, base: &str, n: usize, args: Vec<Arg<B>>) -> Result<Launch<B>> {
+    Launch::threads(float.kernel(base), n, BLOCK, args)
 }
 
 /// A single block (the reductions over rows).
-fn single_block<B>(float: Float, base: &str, args: Vec<Arg<B>>) -> Launch<B> {
-    Launch { kernel: float.kernel(base), grid: 1, block: BLOCK, args }
+fn single_block<B>(float: Float, base: &str, args: Vec<Arg<B>>) -> Result<Launch<B>> {
+    Launch::blocks(float.kernel(base), 1, BLOCK, args)
 }
 
 /// `(ignore_index, has_ignore)`.
 fn ignore<B>(ignore_index: Option<i64>) -> [Arg<B>; 2] {
-    [Arg::I64(ignore_index.unwrap_or(0)), Arg::I32(i32::from(ignore_index.is_some()))]
+    [Arg::I64(ignore_index.unwrap_or(0)), Arg::flag(ignore_index.is_some())]
 }
 
 fn reduction_code<B>(reduction: Reduction) -> Arg<B> {
@@ -108,27 +84,27 @@ pub fn part_len(n_rows: usize) -> usize {
 }
 
 /// `softmax_fwd(x, y, n_rows, n_cols, log_mode, err)`.
-pub fn softmax_fwd<B>(float: Float, x: B, y: B, n_rows: usize, n_cols: usize, log: bool, err: B) -> Launch<B> {
+pub fn softmax_fwd<B>(float: Float, x: B, y: B, n_rows: usize, n_cols: usize, log: bool, err: B) -> Result<Launch<B>> {
     let args = vec![
         Arg::Buffer(x),
         Arg::Buffer(y),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_cols as i32),
-        Arg::I32(i32::from(log)),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_cols", n_cols)?,
+        Arg::flag(log),
         Arg::Buffer(err),
     ];
     per_row(float, "softmax_fwd", n_rows, args)
 }
 
 /// `softmax_bwd(y, g, dx, n_rows, n_cols, log_mode)`.
-pub fn softmax_bwd<B>(float: Float, y: B, g: B, dx: B, n_rows: usize, n_cols: usize, log: bool) -> Launch<B> {
+pub fn softmax_bwd<B>(float: Float, y: B, g: B, dx: B, n_rows: usize, n_cols: usize, log: bool) -> Result<Launch<B>> {
     let args = vec![
         Arg::Buffer(y),
         Arg::Buffer(g),
         Arg::Buffer(dx),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_cols as i32),
-        Arg::I32(i32::from(log)),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_cols", n_cols)?,
+        Arg::flag(log),
     ];
     per_row(float, "softmax_bwd", n_rows, args)
 }
@@ -147,13 +123,13 @@ pub fn cross_entropy_fwd<B>(
     saved: B,
     part: B,
     err: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let mut args = vec![
         Arg::Buffer(logits),
         Arg::Buffer(targets),
         Arg::Buffer(weight),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_classes as i32),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_classes", n_classes)?,
         float.real(smoothing),
     ];
     args.extend(ignore(ignore_index));
@@ -171,11 +147,11 @@ pub fn class_reduce<B>(
     reduction: Reduction,
     loss: B,
     saved: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let args = vec![
         Arg::Buffer(part),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_classes as i32),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_classes", n_classes)?,
         float.real(smoothing),
         reduction_code(reduction),
         Arg::Buffer(loss),
@@ -200,16 +176,16 @@ pub fn cross_entropy_bwd<B>(
     ignore_index: Option<i64>,
     reduction: Reduction,
     dx: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let mut args = vec![
         Arg::Buffer(logits),
         Arg::Buffer(targets),
         Arg::Buffer(weight),
         Arg::Buffer(grad_out),
-        Arg::I32(i32::from(grad_per_row)),
+        Arg::flag(grad_per_row),
         Arg::Buffer(saved),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_classes as i32),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_classes", n_classes)?,
         float.real(smoothing),
     ];
     args.extend(ignore(ignore_index));
@@ -229,13 +205,13 @@ pub fn nll_fwd<B>(
     ignore_index: Option<i64>,
     part: B,
     err: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let mut args = vec![
         Arg::Buffer(log_probs),
         Arg::Buffer(targets),
         Arg::Buffer(weight),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_classes as i32),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_classes", n_classes)?,
     ];
     args.extend(ignore(ignore_index));
     args.extend([Arg::Buffer(part), Arg::Buffer(err)]);
@@ -256,15 +232,15 @@ pub fn nll_bwd<B>(
     ignore_index: Option<i64>,
     reduction: Reduction,
     dx: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let mut args = vec![
         Arg::Buffer(targets),
         Arg::Buffer(weight),
         Arg::Buffer(grad_out),
-        Arg::I32(i32::from(grad_per_row)),
+        Arg::flag(grad_per_row),
         Arg::Buffer(norm),
-        Arg::I32(n_rows as i32),
-        Arg::I32(n_classes as i32),
+        Arg::int("n_rows", n_rows)?,
+        Arg::int("n_classes", n_classes)?,
     ];
     args.extend(ignore(ignore_index));
     args.extend([reduction_code(reduction), Arg::Buffer(dx)]);
@@ -282,14 +258,14 @@ pub fn bce_fwd<B>(
     n_classes: usize,
     loss: B,
     err: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let args = vec![
         Arg::Buffer(logits),
         Arg::Buffer(targets),
         Arg::Buffer(weight),
         Arg::Buffer(pos_weight),
-        Arg::I64(n as i64),
-        Arg::I32(n_classes as i32),
+        Arg::long("n", n)?,
+        Arg::int("n_classes", n_classes)?,
         Arg::Buffer(loss),
         Arg::Buffer(err),
     ];
@@ -297,8 +273,8 @@ pub fn bce_fwd<B>(
 }
 
 /// `sum_reduce(values, n, scale, out)`: one block; `scale` is a double for both float types.
-pub fn sum_reduce<B>(float: Float, values: B, n: usize, scale: f64, out: B) -> Launch<B> {
-    let args = vec![Arg::Buffer(values), Arg::I64(n as i64), Arg::F64(scale), Arg::Buffer(out)];
+pub fn sum_reduce<B>(float: Float, values: B, n: usize, scale: f64, out: B) -> Result<Launch<B>> {
+    let args = vec![Arg::Buffer(values), Arg::long("n", n)?, Arg::F64(scale), Arg::Buffer(out)];
     single_block(float, "sum_reduce", args)
 }
 
@@ -316,16 +292,16 @@ pub fn bce_bwd<B>(
     n_classes: usize,
     scale: f64,
     dx: B,
-) -> Launch<B> {
+) -> Result<Launch<B>> {
     let args = vec![
         Arg::Buffer(logits),
         Arg::Buffer(targets),
         Arg::Buffer(weight),
         Arg::Buffer(pos_weight),
         Arg::Buffer(grad_out),
-        Arg::I32(i32::from(grad_per_element)),
-        Arg::I64(n as i64),
-        Arg::I32(n_classes as i32),
+        Arg::flag(grad_per_element),
+        Arg::long("n", n)?,
+        Arg::int("n_classes", n_classes)?,
         float.real(scale),
         Arg::Buffer(dx),
     ];

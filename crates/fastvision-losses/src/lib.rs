@@ -48,11 +48,11 @@ mod checks;
 mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
+mod custom_ops;
 mod error;
 mod functional;
 pub mod launch;
 mod losses;
-mod ops;
 mod simd;
 
 pub use error::{Error, Result};

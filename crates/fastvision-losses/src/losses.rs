@@ -4,9 +4,9 @@
 use candle::{DType, Tensor};
 
 use crate::checks::{self, axis_index, move_axis_last};
-use crate::error::CandleContext;
 use crate::functional::{binary_cross_entropy_with_logits, cross_entropy_with, softmax};
 use crate::{BceConfig, CrossEntropyConfig, Error, Reduction, Result};
+use fastvision_ops::CandleContext;
 
 /// A loss as the Learner sees it: fastai's `loss_func` with its `activation` and `decodes`.
 pub trait Loss: Send + Sync {
@@ -166,7 +166,7 @@ impl BCEWithLogitsLossFlat {
             binary_cross_entropy_with_logits(&move_axis_last(logits, axis)?, &move_axis_last(targets, axis)?, config)?;
         match config.reduction {
             // fastai flattens: with no reduction the result is one value per element.
-            Reduction::None => loss.flatten_all().context("flattening the element losses"),
+            Reduction::None => Ok(loss.flatten_all().ctx("flattening the element losses")?),
             Reduction::Mean | Reduction::Sum => Ok(loss),
         }
     }
@@ -181,17 +181,17 @@ impl Loss for BCEWithLogitsLossFlat {
         let config = BceConfig { reduction: Reduction::None, ..self.config.clone() };
         let loss = self.loss(logits, targets, &config)?;
         let n_items = logits.dims().first().copied().unwrap_or(1);
-        loss.reshape((n_items, ())).and_then(|t| t.mean(1)).context("averaging the element losses per item")
+        Ok(loss.reshape((n_items, ())).and_then(|t| t.mean(1)).ctx("averaging the element losses per item")?)
     }
 
     fn activation(&self, logits: &Tensor) -> Result<Tensor> {
         checks::check_device("BCEWithLogitsLossFlat", logits)?;
         // 1 / (1 + exp(-x)) gives exactly 0 and 1 (not NaN) at ±1e4.
-        logits.neg().and_then(|t| t.exp()).and_then(|t| t + 1.0).and_then(|t| t.recip()).context("sigmoid")
+        Ok(logits.neg().and_then(|t| t.exp()).and_then(|t| t + 1.0).and_then(|t| t.recip()).ctx("sigmoid")?)
     }
 
     fn decodes(&self, activations: &Tensor) -> Result<Tensor> {
-        activations.gt(self.thresh).context("thresholding the activations")
+        Ok(activations.gt(self.thresh).ctx("thresholding the activations")?)
     }
 }
 
@@ -215,8 +215,8 @@ fn flatten_classes(op: &'static str, logits: &Tensor, targets: &Tensor, axis: is
         let (expected, actual) = (format!("{expected_targets:?}"), format!("{:?}", targets.dims()));
         return Err(Error::ShapeMismatch { op, what, expected, actual });
     }
-    let flat_logits = move_axis_last(logits, axis)?.reshape((n_rows, n_classes)).context("flattening the logits")?;
-    let flat_targets = targets.flatten_all().context("flattening the targets")?;
+    let flat_logits = move_axis_last(logits, axis)?.reshape((n_rows, n_classes)).ctx("flattening the logits")?;
+    let flat_targets = targets.flatten_all().ctx("flattening the targets")?;
     Ok((flat_logits, flat_targets))
 }
 
@@ -225,11 +225,11 @@ fn mean_per_item(loss: Tensor, logits_dims: &[usize]) -> Result<Tensor> {
     if logits_dims.len() <= 2 {
         return Ok(loss);
     }
-    loss.reshape((logits_dims[0], ())).and_then(|t| t.mean(1)).context("averaging the losses per item")
+    Ok(loss.reshape((logits_dims[0], ())).and_then(|t| t.mean(1)).ctx("averaging the losses per item")?)
 }
 
 /// Argmax along `axis` as u32 class ids.
 fn argmax(activations: &Tensor, axis: isize) -> Result<Tensor> {
     let axis = axis_index(axis, activations.rank())?;
-    activations.argmax(axis).and_then(|t| t.to_dtype(DType::U32)).context("argmax of the activations")
+    Ok(activations.argmax(axis).and_then(|t| t.to_dtype(DType::U32)).ctx("argmax of the activations")?)
 }

@@ -10,8 +10,9 @@ use fastvision_weights::StateDict;
 
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
-use crate::layers::{collect_stages, forward_stages, BatchNorm, Collector, Conv2d, Entry, Linear, Pass, ResidualBlock};
-use crate::ops::add_relu;
+use crate::layers::{
+    add_relu, collect_stages, forward_stages, BatchNorm, Collector, Conv2d, Entry, Linear, Pass, ResidualBlock,
+};
 use crate::pool::{adaptive_pool, Reduce};
 use crate::resnet::check_images;
 use crate::weights::{self, Param};

@@ -144,7 +144,8 @@ impl fmt::Display for MismatchReport {
     }
 }
 
-/// Adds a context string to candle's errors, so a failure says which step broke.
+/// Adds a context string to candle's errors, so a failure says which step broke: fastvision-ops' `CandleContext`
+/// with this crate's error as the result, so `.ctx(..)` can end a function (vision.rs does).
 pub(crate) trait Context<T> {
     /// Wraps the error with `context`.
     fn ctx(self, context: &str) -> Result<T>;
@@ -152,6 +153,12 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for candle::Result<T> {
     fn ctx(self, context: &str) -> Result<T> {
-        self.map_err(|source| Error::Candle { context: context.to_string(), source })
+        Ok(fastvision_ops::CandleContext::ctx(self, context)?)
+    }
+}
+
+impl From<fastvision_ops::CandleFailure> for Error {
+    fn from(failure: fastvision_ops::CandleFailure) -> Self {
+        Error::Candle { context: failure.context, source: failure.source }
     }
 }

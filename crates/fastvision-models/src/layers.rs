@@ -195,7 +195,7 @@ impl BatchNorm {
     fn forward_act(&self, xs: &Tensor, pass: Pass, relu: bool) -> candle::Result<Tensor> {
         if !matches!(xs.dtype(), DType::F32 | DType::F64) || xs.dtype() != self.weight.dtype() {
             let ys = self.forward_composed(xs, pass)?;
-            return if relu { crate::ops::relu(&ys) } else { Ok(ys) };
+            return if relu { Ok(fastvision_ops::relu(&ys)?) } else { Ok(ys) };
         }
         let channels = self.weight.dim(0)?;
         if xs.rank() < 2 || xs.dim(1)? != channels {
@@ -328,4 +328,17 @@ pub(crate) fn dropout(xs: &Tensor, p: f64, rng: &mut Rng) -> candle::Result<Tens
     let mask: Vec<f32> = (0..xs.elem_count()).map(|_| if rng.bernoulli(p) { 0.0 } else { keep as f32 }).collect();
     let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
     xs.mul(&mask)
+}
+
+/// `relu(a + b)` (the end of a residual block): fastvision-ops' fused op on the CPU in f32/f64, else the sum
+/// through fastvision-ops' [`fastvision_ops::relu`] (PyTorch's gradient at 0 on the CPU).
+pub(crate) fn add_relu(a: &Tensor, b: &Tensor) -> candle::Result<Tensor> {
+    if fastvision_ops::path::cpu_native(a)
+        && matches!(a.dtype(), candle::DType::F32 | candle::DType::F64)
+        && a.dtype() == b.dtype()
+    {
+        Ok(fastvision_ops::add_relu(a, b)?)
+    } else {
+        Ok(fastvision_ops::relu(&(a + b)?)?)
+    }
 }

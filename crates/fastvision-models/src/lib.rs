@@ -39,11 +39,7 @@ mod cifar;
 mod error;
 mod init;
 mod layers;
-mod ops;
 mod pool;
-#[cfg(feature = "cuda")]
-mod pool_cuda;
-pub mod pool_launch;
 mod resnet;
 mod vision;
 mod weights;
@@ -54,3 +50,9 @@ pub use pool::{adaptive_avg_pool2d, adaptive_concat_pool2d, adaptive_max_pool2d,
 pub use resnet::{Arch, ResNet};
 pub use vision::{Backbone, HeadConfig, VisionConfig, VisionModel};
 pub use weights::Param;
+
+/// `pool.cu`'s launches as data (fastvision-cuda-emu's tests run them); they live in the kernel layer.
+pub use fastvision_ops::pool::launch as pool_launch;
+
+// The kernel layer under its short name: `crate::ops::relu` is fastvision-ops' ReLU with PyTorch's gradient.
+use fastvision_ops as ops;

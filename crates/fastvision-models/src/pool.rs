@@ -2,9 +2,9 @@
 //! and adaptive average / max / concat pooling (candle has none), on every device.
 
 use candle::{DType, Tensor};
+use fastvision_ops::pool::PoolGeom;
 
 use crate::error::{Context, Error, Result};
-use crate::ops::{MaxPool, PoolGeom};
 
 /// Max pooling over N×C×H×W with a square `kernel`, `stride` and zero-free `padding` (padded cells never win),
 /// like `torch.nn.MaxPool2d(kernel, stride, padding)`. The gradient goes to the first maximum of each window.
@@ -37,7 +37,7 @@ fn check_geom(xs: &Tensor, geom: &PoolGeom) -> Result<()> {
 /// [`max_pool2d`] with per-axis geometry and no argument checks (callers own valid shapes).
 pub(crate) fn max_pool2d_geom(xs: &Tensor, geom: PoolGeom) -> candle::Result<Tensor> {
     if fastvision_ops::path::cpu_native(xs) || cuda_native(xs, &geom) {
-        xs.contiguous()?.apply_op1(MaxPool::new(geom))
+        Ok(fastvision_ops::pool::max_pool2d(xs, geom)?)
     } else {
         max_pool2d_composed(xs, geom)
     }

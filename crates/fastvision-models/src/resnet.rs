@@ -6,12 +6,14 @@ use std::path::Path;
 use std::str::FromStr;
 
 use candle::{DType, Device, Tensor};
+use fastvision_ops::pool::PoolGeom;
 use fastvision_weights::StateDict;
 
 use crate::error::{Context, Error, Result};
 use crate::init::{Init, Place};
-use crate::layers::{collect_stages, forward_stages, BatchNorm, Collector, Conv2d, Entry, Linear, Pass, ResidualBlock};
-use crate::ops::{add_relu, PoolGeom};
+use crate::layers::{
+    add_relu, collect_stages, forward_stages, BatchNorm, Collector, Conv2d, Entry, Linear, Pass, ResidualBlock,
+};
 use crate::pool::{adaptive_pool, max_pool2d_geom, Reduce};
 use crate::weights::{self, Param};
 

@@ -5,7 +5,8 @@ use candle::backend::BackendStorage;
 use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Storage, Tensor};
 use rayon::prelude::*;
 
-use crate::error::{CandleContext, Error, Result};
+use crate::context::CandleContext;
+use crate::error::{Error, Result};
 use crate::float::Float;
 
 const OP: &str = "add_relu";
@@ -40,11 +41,12 @@ pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let native = crate::path::cpu_native(a) && matches!(a.dtype(), DType::F32 | DType::F64);
     if !native {
-        return a.add(b).and_then(|s| s.relu()).ctx(OP, "adding and applying ReLU");
+        return Ok(a.add(b).and_then(|s| s.relu()).op_ctx(OP, "adding and applying ReLU")?);
     }
-    let a = a.contiguous().ctx(OP, "making the first argument contiguous")?;
-    let b = b.contiguous().ctx(OP, "making the second argument contiguous")?;
-    crate::profile::timed("add_relu.forward", || a.apply_op2(&b, AddReluOp)).ctx(OP, "adding and applying ReLU")
+    let a = a.contiguous().op_ctx(OP, "making the first argument contiguous")?;
+    let b = b.contiguous().op_ctx(OP, "making the second argument contiguous")?;
+    Ok(crate::profile::timed("add_relu.forward", || a.apply_op2(&b, AddReluOp))
+        .op_ctx(OP, "adding and applying ReLU")?)
 }
 
 fn slice<'a, T: Float>(s: &'a CpuStorage, l: &Layout) -> candle::Result<&'a [T]> {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use candle::backend::BackendStorage;
 use candle::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::context::CandleContext;
+use crate::error::{Error, Result};
 use crate::float::Float;
 use kernels::Dims;
 
@@ -31,7 +32,7 @@ impl BatchStats {
     /// The unbiased variance `var · n/(n-1)`, which PyTorch folds into `running_var`.
     pub fn unbiased_var(&self) -> Result<Tensor> {
         let n = self.count as f64;
-        (&self.var * (n / (n - 1.0).max(1.0))).ctx(OP_TRAIN, "scaling the variance")
+        Ok((&self.var * (n / (n - 1.0).max(1.0))).op_ctx(OP_TRAIN, "scaling the variance")?)
     }
 }
 
@@ -84,18 +85,18 @@ fn train_native(
     relu: bool,
     dims: Dims,
 ) -> Result<(Tensor, BatchStats)> {
-    let xs = xs.contiguous().ctx(OP_TRAIN, "making the input contiguous")?;
+    let xs = xs.contiguous().op_ctx(OP_TRAIN, "making the input contiguous")?;
     let stats = Arc::new(with_slice(&xs, |x| kernels::stats(x, dims, eps), |x| kernels::stats(x, dims, eps))?);
     let to_tensor = |v: &[f64]| {
         Tensor::from_vec(v.to_vec(), v.len(), xs.device())
             .and_then(|t| t.to_dtype(xs.dtype()))
-            .ctx(OP_TRAIN, "building the statistics")
+            .op_ctx(OP_TRAIN, "building the statistics")
     };
     let batch = BatchStats { mean: to_tensor(&stats.mean)?, var: to_tensor(&stats.var)?, count: dims.n * dims.r };
-    let weight = weight.contiguous().ctx(OP_TRAIN, "making the weight contiguous")?;
-    let bias = bias.contiguous().ctx(OP_TRAIN, "making the bias contiguous")?;
+    let weight = weight.contiguous().op_ctx(OP_TRAIN, "making the weight contiguous")?;
+    let bias = bias.contiguous().op_ctx(OP_TRAIN, "making the bias contiguous")?;
     let op = TrainOp { stats, dims, relu };
-    let ys = xs.apply_op3(&weight, &bias, op).ctx(OP_TRAIN, "normalising")?;
+    let ys = xs.apply_op3(&weight, &bias, op).op_ctx(OP_TRAIN, "normalising")?;
     Ok((ys, batch))
 }
 
@@ -112,10 +113,13 @@ pub fn batch_norm_eval(
 ) -> Result<Tensor> {
     let others = [("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)];
     let dims = check(OP_EVAL, xs, &others, eps)?;
-    let inv_std =
-        (running_var.detach() + eps).and_then(|v| v.sqrt()).and_then(|v| v.recip()).ctx(OP_EVAL, "computing 1/std")?;
-    let scale = weight.mul(&inv_std).ctx(OP_EVAL, "computing the scale")?;
-    let shift = bias.sub(&running_mean.detach().mul(&scale).ctx(OP_EVAL, "shifting")?).ctx(OP_EVAL, "shifting")?;
+    let inv_std = (running_var.detach() + eps)
+        .and_then(|v| v.sqrt())
+        .and_then(|v| v.recip())
+        .op_ctx(OP_EVAL, "computing 1/std")?;
+    let scale = weight.mul(&inv_std).op_ctx(OP_EVAL, "computing the scale")?;
+    let shift =
+        bias.sub(&running_mean.detach().mul(&scale).op_ctx(OP_EVAL, "shifting")?).op_ctx(OP_EVAL, "shifting")?;
     channel_affine(xs, &scale, &shift, dims, relu)
 }
 
@@ -123,16 +127,16 @@ pub fn batch_norm_eval(
 fn channel_affine(xs: &Tensor, scale: &Tensor, shift: &Tensor, dims: Dims, relu: bool) -> Result<Tensor> {
     if !all_native(&[xs, scale, shift]) {
         let shape = per_channel_shape(xs);
-        let scale = scale.reshape(shape.as_slice()).ctx(OP_EVAL, "reshaping the scale")?;
-        let shift = shift.reshape(shape.as_slice()).ctx(OP_EVAL, "reshaping the shift")?;
-        let ys = xs.broadcast_mul(&scale).and_then(|y| y.broadcast_add(&shift)).ctx(OP_EVAL, "scaling")?;
-        return if relu { ys.relu().ctx(OP_EVAL, "applying ReLU") } else { Ok(ys) };
+        let scale = scale.reshape(shape.as_slice()).op_ctx(OP_EVAL, "reshaping the scale")?;
+        let shift = shift.reshape(shape.as_slice()).op_ctx(OP_EVAL, "reshaping the shift")?;
+        let ys = xs.broadcast_mul(&scale).and_then(|y| y.broadcast_add(&shift)).op_ctx(OP_EVAL, "scaling")?;
+        return if relu { Ok(ys.relu().op_ctx(OP_EVAL, "applying ReLU")?) } else { Ok(ys) };
     }
-    let xs = xs.contiguous().ctx(OP_EVAL, "making the input contiguous")?;
-    let scale = scale.contiguous().ctx(OP_EVAL, "making the scale contiguous")?;
-    let shift = shift.contiguous().ctx(OP_EVAL, "making the shift contiguous")?;
-    crate::profile::timed("batch_norm_eval.forward", || xs.apply_op3(&scale, &shift, AffineOp { dims, relu }))
-        .ctx(OP_EVAL, "scaling")
+    let xs = xs.contiguous().op_ctx(OP_EVAL, "making the input contiguous")?;
+    let scale = scale.contiguous().op_ctx(OP_EVAL, "making the scale contiguous")?;
+    let shift = shift.contiguous().op_ctx(OP_EVAL, "making the shift contiguous")?;
+    Ok(crate::profile::timed("batch_norm_eval.forward", || xs.apply_op3(&scale, &shift, AffineOp { dims, relu }))
+        .op_ctx(OP_EVAL, "scaling")?)
 }
 
 /// Validates shapes, devices, dtypes and eps; returns the N×C×R view of `xs`.
@@ -190,7 +194,7 @@ fn composed_train(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64, relu: b
         let count = x.elem_count() / x.dims()[1];
         Ok((ys, BatchStats { mean: flat(&mean)?, var: flat(&var)?, count }))
     };
-    go().ctx(OP_TRAIN, "running the unfused BatchNorm")
+    Ok(go().op_ctx(OP_TRAIN, "running the unfused BatchNorm")?)
 }
 
 /// Runs `f` on a contiguous CPU tensor's data as f32 or f64.
@@ -199,12 +203,12 @@ fn with_slice<R>(t: &Tensor, f32_fn: impl FnOnce(&[f32]) -> R, f64_fn: impl FnOn
     let Storage::Cpu(cpu) = &*storage else {
         return Err(Error::Mismatch { op: OP_TRAIN, what: "the fused kernel needs a CPU tensor".into() });
     };
-    slices(cpu, layout)
+    Ok(slices(cpu, layout)
         .map(|s| match s {
             Slice::F32(x) => f32_fn(x),
             Slice::F64(x) => f64_fn(x),
         })
-        .ctx(OP_TRAIN, "reading the tensor")
+        .op_ctx(OP_TRAIN, "reading the tensor")?)
 }
 
 enum Slice<'a> {

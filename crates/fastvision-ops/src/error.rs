@@ -1,5 +1,7 @@
 //! The crate's one error type: what went wrong, grouped by who is at fault, and what to do about it.
 
+use crate::context::CandleFailure;
+
 /// Everything a fastvision-ops call can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -40,6 +42,18 @@ pub enum Error {
         reason: &'static str,
     },
 
+    // --- limit: a size does not fit a CUDA launch ---
+    /// A size does not fit the type a CUDA kernel takes it as.
+    #[error("{what} = {value} does not fit {limit}; split the batch or use smaller inputs")]
+    LaunchArgument {
+        /// Which size (`n_rows`, `the number of blocks`, ...).
+        what: &'static str,
+        /// Its value.
+        value: usize,
+        /// The type or limit it must fit.
+        limit: &'static str,
+    },
+
     // --- backend: candle refused an operation ---
     /// A candle operation failed.
     #[error("{op}: candle failed while {context}: {source}")]
@@ -47,7 +61,7 @@ pub enum Error {
         /// The operation.
         op: &'static str,
         /// What was being done.
-        context: &'static str,
+        context: String,
         /// candle's error.
         #[source]
         source: candle::Error,
@@ -64,13 +78,9 @@ impl From<Error> for candle::Error {
     }
 }
 
-/// Adds the operation and a context string to a candle error.
-pub(crate) trait CandleContext<T> {
-    fn ctx(self, op: &'static str, context: &'static str) -> Result<T>;
-}
-
-impl<T> CandleContext<T> for candle::Result<T> {
-    fn ctx(self, op: &'static str, context: &'static str) -> Result<T> {
-        self.map_err(|source| Error::Candle { op, context, source })
+impl From<CandleFailure> for Error {
+    fn from(failure: CandleFailure) -> Self {
+        let CandleFailure { op, context, source } = failure;
+        Error::Candle { op: op.unwrap_or("fastvision-ops"), context, source }
     }
 }

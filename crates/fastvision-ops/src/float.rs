@@ -1,12 +1,19 @@
-//! The element types the CPU kernels run on (f32, f64), their per-thread scratch buffers, and a bounds-checked
-//! front end to the `gemm` crate's strided matrix product.
+//! The one float trait of the kernel crates ([`Float`]: f32 and f64), their per-thread scratch buffers, and a
+//! bounds-checked front end to the `gemm` crate's strided matrix product.
 
 use std::cell::RefCell;
+use std::ops::Neg;
 
 use gemm::Parallelism;
 
-/// An element type with CPU kernels: `f32` or `f64`.
-pub(crate) trait Float: candle::WithDType + Default {
+/// An element type with CPU kernels: `f32` or `f64` (f16 and bf16 are widened to f32 before). Sealed: the kernels
+/// of fastvision-ops, -losses and -augment are written and tested for these two only.
+pub trait Float: candle::WithDType + Default + Neg<Output = Self> + sealed::Sealed {
+    /// Minus infinity, the neutral element of max.
+    const NEG_INFINITY: Self;
+    /// Zero.
+    const ZERO: Self;
+
     /// Widening to f64, always inlined (candle's `WithDType::to_f64` is an out-of-line call from other crates).
     fn wide(self) -> f64;
 
@@ -17,9 +24,18 @@ pub(crate) trait Float: candle::WithDType + Default {
     /// outcome is a coin flip that a branch would mispredict half the time.
     fn where_positive(self, gate: Self) -> Self;
 
-    /// Runs `f` with this thread's scratch buffer number `slot` (0 to 4), grown to at least `len` elements; its
-    /// contents are stale and must be written before they are read.
-    fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+    /// `exp(x)` for `x <= 0` (and `-inf`); NaN in gives NaN out, so bad rows stay visible. f32 vectorises
+    /// ([`crate::fastmath::exp_keep_nan`]); f64 is the reference precision (libm, within 1 ulp).
+    fn exp_nonpositive(x: Self) -> Self;
+}
+
+pub(crate) mod sealed {
+    /// What only this crate may call on a [`super::Float`]: its per-thread scratch buffers.
+    pub trait Sealed: Sized {
+        /// Runs `f` with this thread's scratch buffer number `slot` (0 to 4), grown to at least `len` elements
+        /// (`crate::scratch` names them).
+        fn with_slot<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+    }
 }
 
 /// Number of scratch buffers per thread and element type.
@@ -53,6 +69,9 @@ fn with_slot<T: Float, R>(
 }
 
 impl Float for f32 {
+    const NEG_INFINITY: Self = f32::NEG_INFINITY;
+    const ZERO: Self = 0.0;
+
     #[inline(always)]
     fn wide(self) -> f64 {
         self as f64
@@ -68,12 +87,22 @@ impl Float for f32 {
         f32::from_bits(self.to_bits() & u32::from(gate > 0.0).wrapping_neg())
     }
 
-    fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+    #[inline(always)]
+    fn exp_nonpositive(x: Self) -> Self {
+        crate::fastmath::exp_keep_nan(x)
+    }
+}
+
+impl sealed::Sealed for f32 {
+    fn with_slot<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
         with_slot(&SCRATCH_F32, slot, len, f)
     }
 }
 
 impl Float for f64 {
+    const NEG_INFINITY: Self = f64::NEG_INFINITY;
+    const ZERO: Self = 0.0;
+
     #[inline(always)]
     fn wide(self) -> f64 {
         self
@@ -89,7 +118,14 @@ impl Float for f64 {
         f64::from_bits(self.to_bits() & u64::from(gate > 0.0).wrapping_neg())
     }
 
-    fn with_scratch<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+    #[inline(always)]
+    fn exp_nonpositive(x: Self) -> Self {
+        x.exp()
+    }
+}
+
+impl sealed::Sealed for f64 {
+    fn with_slot<R>(slot: usize, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
         with_slot(&SCRATCH_F64, slot, len, f)
     }
 }
@@ -155,43 +191,6 @@ impl<'a, T> MatMut<'a, T> {
         Self { data, rows, cols, rs, cs }
     }
 }
-
-/// Defines `fn $name<generics>(args) -> ret` that runs `$inner` compiled for AVX-512 (or AVX2 + FMA) where the CPU
-/// has it, else for the crate's SSE2 baseline. For compute-bound elementwise loops the compiler vectorises: they run
-/// 2–4× wider. Rust never contracts a multiply and an add into an FMA on its own, and `$inner` fixes its own lane
-/// count and order, so every build computes the same bits.
-///
-/// `widest!(fn name[T: Float, const R: bool][T, R](x: &[T]) -> f64 = name_any);` — the generics, then the
-/// arguments to pass them on to `name_any::<…>`.
-macro_rules! widest {
-    ($(#[$doc:meta])* fn $name:ident[$($generics:tt)*][$($pass:tt)*]($($arg:ident: $ty:ty),*)
-        -> $ret:ty = $inner:ident) => {
-        $(#[$doc])*
-        fn $name<$($generics)*>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma,avx512f")]
-                unsafe fn avx512<$($generics)*>($($arg: $ty),*) -> $ret {
-                    $inner::<$($pass)*>($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<$($generics)*>($($arg: $ty),*) -> $ret {
-                    $inner::<$($pass)*>($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F (and with it AVX2 and FMA), checked just above.
-                    return unsafe { avx512::<$($pass)*>($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                    return unsafe { avx2::<$($pass)*>($($arg),*) };
-                }
-            }
-            $inner::<$($pass)*>($($arg),*)
-        }
-    };
-}
-pub(crate) use widest;
 
 /// How a matrix product may use threads.
 pub(crate) fn parallelism(threads: usize) -> Parallelism {

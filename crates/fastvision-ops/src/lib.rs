@@ -6,7 +6,13 @@
 //!   and its naive `conv_transpose2d` input gradient. Gradients are computed only for arguments that track one.
 //! - [`batch_norm_train`] / [`batch_norm_eval`]: BatchNorm (optionally fused with ReLU) in one pass forward and two
 //!   backward, returning the [`BatchStats`] for the caller's running-average update.
-//! - [`add_relu()`]: `relu(a + b)`, the end of every residual block, as one op.
+//! - [`add_relu()`]: `relu(a + b)`, the end of every residual block, as one op; [`relu()`] with PyTorch's gradient
+//!   at 0; [`pool::max_pool2d`] with padding and its argmax-recording backward (CPU and CUDA).
+//! - The kernel layer the other kernel crates (augment, losses, models) stand on, as candle-core is for
+//!   candle-nn: one [`Float`] trait, one run-time CPU dispatch ([`simd::Level`], [`widest!`]), one
+//!   vectorisable [`fastmath`] module, one candle-error helper ([`CandleContext`]) and one float custom-op
+//!   skeleton ([`custom_op`], [`float_custom_op!`]), kernel launches as data ([`launch`]) and, with feature
+//!   `cuda`, the one launch sequence (`cuda::launch`).
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
 //!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
 //!
@@ -30,14 +36,31 @@
 
 mod add_relu;
 mod batchnorm;
+mod context;
 mod conv;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod custom_op;
 mod error;
+pub mod fastmath;
 mod float;
+pub mod launch;
 pub mod malloc;
 pub mod path;
+pub mod pool;
 pub mod profile;
+mod relu;
+mod scratch;
+pub mod simd;
 
 pub use add_relu::add_relu;
 pub use batchnorm::{batch_norm_eval, batch_norm_train, BatchStats};
+pub use context::{CandleContext, CandleFailure};
 pub use conv::{conv2d, conv2d_backward};
 pub use error::{Error, Result};
+pub use float::Float;
+pub use relu::relu;
+
+/// candle, for the paths the exported macros expand to (the calling crate may name it otherwise).
+#[doc(hidden)]
+pub use candle as __candle;

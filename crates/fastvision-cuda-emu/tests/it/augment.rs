@@ -6,29 +6,9 @@
 use std::ffi::c_void;
 
 use candle::{DType, Device, Tensor};
-use fastvision_augment::launch::{Arg, Launch};
 use fastvision_augment::{AugConfig, BatchAugment, Mode, Normalize, OutputDType, PadMode};
 
-use crate::{max_abs_diff, report, uniform};
-
-/// Runs a launch of fastvision-augment on the emulator.
-///
-/// # Safety
-/// The launch's buffers hold what the kernel indexes (images, packed parameters, `out_len` outputs).
-unsafe fn run(kernel: Launch<*mut c_void>) {
-    let args: Vec<fastvision_cuda_emu::Arg> = kernel
-        .args
-        .iter()
-        .map(|arg| match *arg {
-            Arg::Buffer(ptr) => fastvision_cuda_emu::Arg::Ptr(ptr),
-            Arg::I32(v) => fastvision_cuda_emu::Arg::I32(v),
-            Arg::F32(v) => fastvision_cuda_emu::Arg::F32(v),
-        })
-        .collect();
-    // SAFETY: passed on from the caller.
-    unsafe { fastvision_cuda_emu::launch(&kernel.kernel, kernel.grid, kernel.block, 0, &args) }
-        .expect("emulated launch");
-}
+use crate::{max_abs_diff, report, run, uniform};
 
 /// The output of the emulated CUDA kernel for `images` (on the CPU) and `plan`, as f32.
 fn emulate(augment: &BatchAugment, images: &Tensor, plan: &[fastvision_augment::ImageParams]) -> Vec<f64> {

@@ -13,13 +13,13 @@ use std::ffi::c_void;
 
 use candle::{Device, Tensor, Var, WithDType};
 use fastvision_core::rng::Rng;
-use fastvision_losses::launch::{self, Arg, Float, Launch, NO_ERROR};
+use fastvision_losses::launch::{self, Arg, Float, NO_ERROR};
 use fastvision_losses::{
     binary_cross_entropy_with_logits, cross_entropy_with, log_softmax, nll_loss_with, softmax, BceConfig,
     CrossEntropyConfig, Error, NllConfig, Reduction,
 };
 
-use crate::{report, uniform, values};
+use crate::{report, run, uniform, values};
 
 /// The float types the kernels are instantiated for.
 trait Real: WithDType {
@@ -46,27 +46,6 @@ fn ptr<T>(values: &mut [T]) -> *mut c_void {
 /// A fresh output buffer: NaN, so an element a kernel never writes fails the comparison.
 fn unwritten<T: Real>(len: usize) -> Vec<T> {
     vec![T::from_f64(f64::NAN); len]
-}
-
-/// Runs a launch of fastvision-losses on the emulator.
-///
-/// # Safety
-/// The launch's buffers hold what the kernel indexes.
-unsafe fn run(kernel: Launch<*mut c_void>) {
-    let args: Vec<fastvision_cuda_emu::Arg> = kernel
-        .args
-        .iter()
-        .map(|arg| match *arg {
-            Arg::Buffer(ptr) => fastvision_cuda_emu::Arg::Ptr(ptr),
-            Arg::I32(v) => fastvision_cuda_emu::Arg::I32(v),
-            Arg::I64(v) => fastvision_cuda_emu::Arg::I64(v),
-            Arg::F32(v) => fastvision_cuda_emu::Arg::F32(v),
-            Arg::F64(v) => fastvision_cuda_emu::Arg::F64(v),
-        })
-        .collect();
-    // SAFETY: passed on from the caller.
-    unsafe { fastvision_cuda_emu::launch(&kernel.kernel, kernel.grid, kernel.block, 0, &args) }
-        .expect("emulated launch");
 }
 
 /// Per-class weights as `cuda.rs` uploads them: the given ones, or all ones.
@@ -181,7 +160,8 @@ fn emulate_cross_entropy<T: Real>(
         ptr(&mut saved),
         ptr(&mut part),
         ptr(&mut err),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: every buffer has the length losses.cu indexes for n_rows × n_classes (as cuda.rs allocates them).
     unsafe { run(forward) };
     if let Some(flag) = flagged(err[0]) {
@@ -197,7 +177,8 @@ fn emulate_cross_entropy<T: Real>(
         reduction,
         ptr(&mut loss),
         ptr(&mut saved),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: as above.
     unsafe { run(reduce) };
     let mut grad = grad_out.to_vec();
@@ -216,7 +197,8 @@ fn emulate_cross_entropy<T: Real>(
         ignore,
         reduction,
         ptr(&mut dx),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: as above.
     unsafe { run(backward) };
     Ok((loss, dx))
@@ -246,7 +228,8 @@ fn emulate_nll<T: Real>(
         ignore,
         ptr(&mut part),
         ptr(&mut err),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: every buffer has the length losses.cu indexes (as cuda.rs allocates them).
     unsafe { run(forward) };
     if let Some(flag) = flagged(err[0]) {
@@ -262,7 +245,8 @@ fn emulate_nll<T: Real>(
         reduction,
         ptr(&mut loss),
         ptr(&mut saved),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: as above.
     unsafe { run(reduce) };
     let mut grad = grad_out.to_vec();
@@ -280,7 +264,8 @@ fn emulate_nll<T: Real>(
         ignore,
         reduction,
         ptr(&mut dx),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: as above; `norm` is the last two values of `saved`.
     unsafe { run(backward) };
     Ok((loss, dx))
@@ -349,14 +334,16 @@ fn cross_entropy_and_nll_f64_match_the_cpu() {
 fn emulate_softmax<T: Real>(x: &[T], n_cols: usize, log: bool, grad: &[T]) -> Result<(Vec<T>, Vec<T>), (usize, u64)> {
     let n_rows = x.len() / n_cols;
     let (mut x, mut y, mut err) = (x.to_vec(), unwritten::<T>(x.len()), vec![NO_ERROR]);
-    let forward = launch::softmax_fwd(T::FLOAT, ptr(&mut x), ptr(&mut y), n_rows, n_cols, log, ptr(&mut err));
+    let forward = launch::softmax_fwd(T::FLOAT, ptr(&mut x), ptr(&mut y), n_rows, n_cols, log, ptr(&mut err))
+        .expect("launchable sizes");
     // SAFETY: x and y hold n_rows × n_cols values, err one.
     unsafe { run(forward) };
     if let Some(flag) = flagged(err[0]) {
         return Err(flag);
     }
     let (mut g, mut dx) = (grad.to_vec(), unwritten::<T>(x.len()));
-    let backward = launch::softmax_bwd(T::FLOAT, ptr(&mut y), ptr(&mut g), ptr(&mut dx), n_rows, n_cols, log);
+    let backward = launch::softmax_bwd(T::FLOAT, ptr(&mut y), ptr(&mut g), ptr(&mut dx), n_rows, n_cols, log)
+        .expect("launchable sizes");
     // SAFETY: as above.
     unsafe { run(backward) };
     Ok((y, dx))
@@ -419,7 +406,8 @@ fn emulate_bce<T: Real>(
         n_classes,
         ptr(&mut per_element),
         ptr(&mut err),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: n logits, targets and losses, n_classes weights, one error slot.
     unsafe { run(forward) };
     if let Some(flag) = flagged(err[0]) {
@@ -432,7 +420,10 @@ fn emulate_bce<T: Real>(
             let mut total = vec![T::zero()];
             let scale = if reduction == Reduction::Mean { mean } else { 1.0 };
             // SAFETY: n values in, one out.
-            unsafe { run(launch::sum_reduce(T::FLOAT, ptr(&mut per_element), n, scale, ptr(&mut total))) };
+            unsafe {
+                run(launch::sum_reduce(T::FLOAT, ptr(&mut per_element), n, scale, ptr(&mut total))
+                    .expect("launchable sizes"))
+            };
             total
         }
     };
@@ -450,7 +441,8 @@ fn emulate_bce<T: Real>(
         n_classes,
         scale,
         ptr(&mut dx),
-    );
+    )
+    .expect("launchable sizes");
     // SAFETY: as above.
     unsafe { run(backward) };
     Ok((loss, dx))
@@ -548,9 +540,9 @@ fn bad_rows_are_flagged_as_the_cpu_reports_them() {
 #[test]
 fn launches_use_one_block_per_row_and_every_element_otherwise() {
     // The geometry alone: `()` for every buffer.
-    let rows = launch::softmax_fwd(Float::F32, (), (), 1000, 7, false, ());
+    let rows = launch::softmax_fwd(Float::F32, (), (), 1000, 7, false, ()).expect("launchable sizes");
     assert_eq!((rows.kernel.as_str(), rows.grid, rows.block), ("softmax_fwd_f32", 1000, launch::BLOCK));
-    let elements = launch::bce_bwd(Float::F64, (), (), (), (), (), true, 513, 3, 0.5, ());
+    let elements = launch::bce_bwd(Float::F64, (), (), (), (), (), true, 513, 3, 0.5, ()).expect("launchable sizes");
     assert_eq!((elements.kernel.as_str(), elements.grid), ("bce_bwd_f64", 3));
     assert_eq!(elements.args[8], Arg::F64(0.5), "bce_bwd_f64 takes its scale as a double");
 }

@@ -7,8 +7,33 @@ mod losses;
 mod pool;
 mod shim;
 
+use std::ffi::c_void;
+
 use candle::{DType, Tensor};
 use fastvision_core::rng::Rng;
+use fastvision_ops::launch::{Arg, Launch};
+
+/// Runs a launch description of augment, losses or models' pooling (fastvision-ops' `Launch`, the value their
+/// `cuda.rs` hands to the driver) on the emulator.
+///
+/// # Safety
+/// The launch's buffers hold what the kernel indexes.
+pub unsafe fn run(kernel: Launch<*mut c_void>) {
+    let args: Vec<fastvision_cuda_emu::Arg> = kernel
+        .args
+        .iter()
+        .map(|arg| match *arg {
+            Arg::Buffer(ptr) => fastvision_cuda_emu::Arg::Ptr(ptr),
+            Arg::I32(v) => fastvision_cuda_emu::Arg::I32(v),
+            Arg::I64(v) => fastvision_cuda_emu::Arg::I64(v),
+            Arg::F32(v) => fastvision_cuda_emu::Arg::F32(v),
+            Arg::F64(v) => fastvision_cuda_emu::Arg::F64(v),
+        })
+        .collect();
+    // SAFETY: passed on from the caller.
+    unsafe { fastvision_cuda_emu::launch(&kernel.kernel, kernel.grid, kernel.block, 0, &args) }
+        .expect("emulated launch");
+}
 
 /// Prints one comparison's measured difference (`cargo test -- --nocapture` shows them all).
 // Reporting the measured differences is the point of this helper.

@@ -1,39 +1,6 @@
-//! Accuracy of the vectorisable `exp` and the NaN behaviour the kernels rely on.
+//! The NaN behaviour the kernels rely on, and the remainders of the lane loops.
 
 use super::*;
-
-/// Distance in units in the last place between two f32 of the same sign.
-fn ulps(a: f32, b: f32) -> u32 {
-    (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
-}
-
-#[test]
-fn exp_f32_within_two_ulp_of_correctly_rounded() {
-    let mut worst = (0u32, 0.0f32);
-    let mut x = -87.0f32;
-    while x <= 0.0 {
-        let expected = (x as f64).exp() as f32;
-        let error = ulps(exp_f32(x), expected);
-        if error > worst.0 {
-            worst = (error, x);
-        }
-        x += 0.000_731;
-    }
-    assert!(worst.0 <= 2, "exp_f32 is {} ulp off at x = {}", worst.0, worst.1);
-}
-
-#[test]
-fn exp_f32_flushes_only_results_below_the_smallest_normal() {
-    for x in [-80.0f32, -86.5, -87.3] {
-        let expected = (x as f64).exp() as f32;
-        assert!(ulps(exp_f32(x), expected) <= 2, "x {x}: expected {expected:e}, got {:e}", exp_f32(x));
-    }
-    for x in [-87.34f32, -95.5, -104.5, -1e4, f32::NEG_INFINITY] {
-        assert_eq!(exp_f32(x), 0.0, "x {x}");
-    }
-    assert_eq!(exp_f32(0.0), 1.0);
-    assert!(exp_f32(f32::NAN).is_nan());
-}
 
 #[test]
 fn sum_exp_flags_nan_and_all_minus_inf_rows() {

@@ -7,7 +7,8 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::Stats;
-use crate::float::{filled, widest, Float};
+use crate::float::{filled, Float};
+use crate::widest;
 
 /// The input viewed as N×C×R (R = product of the dims after the channels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

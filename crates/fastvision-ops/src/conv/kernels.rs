@@ -6,11 +6,7 @@ use rayon::prelude::*;
 use super::geometry::{Geometry, Plan, PARTIALS};
 use super::im2col::{col2im, im2col, Tile};
 use crate::float::{matmul, parallelism, Float, MatMut, MatRef};
-
-/// Scratch slot of the im2col matrix (or its gradient).
-const COL: usize = 0;
-/// Scratch slot of a gathered or to-be-scattered output-shaped tile.
-const OUT: usize = 1;
+use crate::scratch::{with_scratch, Scratch};
 
 /// Runs `f(unit_index, unit_slice, product_parallelism)` over `data` cut into units of `unit_len` elements: in
 /// parallel with single-threaded products when there are enough units, else in order with threaded products.
@@ -92,7 +88,7 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], g: &Geometry, plan: &Plan) -> 
         let images = y_unit.len() / (g.c_out * g.hw_out());
         for tile in tiles(plan, g, u * plan.images, images) {
             let cols = tile.cols(g);
-            T::with_scratch(COL, if direct(g, &tile) { 0 } else { g.k_g() * cols }, |col_buf| {
+            with_scratch(Scratch::Columns, if direct(g, &tile) { 0 } else { g.k_g() * cols }, |col_buf| {
                 let col = col_matrix(x, g, &tile, col_buf);
                 let lhs = weight_matrix(w, g, tile.group);
                 if images == 1 {
@@ -100,7 +96,7 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], g: &Geometry, plan: &Plan) -> 
                     let dst = MatMut::new(&mut y_unit[start..], g.c_out_g(), cols, g.hw_out(), 1);
                     matmul(dst, false, lhs, col, par);
                 } else {
-                    T::with_scratch(OUT, g.c_out_g() * cols, |out| {
+                    with_scratch(Scratch::OutputTile, g.c_out_g() * cols, |out| {
                         matmul(MatMut::new(out, g.c_out_g(), cols, cols, 1), false, lhs, col, par);
                         scatter_out(out, g, &tile, y_unit);
                     });
@@ -131,7 +127,7 @@ pub(crate) fn input_grad<T: Float>(dy: &[T], w: &[T], g: &Geometry, plan: &Plan)
         let img0 = u * plan.images;
         for tile in tiles(plan, g, img0, images) {
             let cols = tile.cols(g);
-            T::with_scratch(OUT, if images == 1 { 0 } else { g.c_out_g() * cols }, |out_buf| {
+            with_scratch(Scratch::OutputTile, if images == 1 { 0 } else { g.c_out_g() * cols }, |out_buf| {
                 let rhs = out_matrix(dy, g, &tile, out_buf);
                 let lhs = weight_matrix(w, g, tile.group).t();
                 // Tile coordinates relative to this unit's slice of dx.
@@ -141,7 +137,7 @@ pub(crate) fn input_grad<T: Float>(dy: &[T], w: &[T], g: &Geometry, plan: &Plan)
                     let dst = MatMut::new(&mut dx_unit[start..], g.k_g(), cols, g.hw_in(), 1);
                     matmul(dst, false, lhs, rhs, par);
                 } else {
-                    T::with_scratch(COL, g.k_g() * cols, |dcol| {
+                    with_scratch(Scratch::Columns, g.k_g() * cols, |dcol| {
                         matmul(MatMut::new(dcol, g.k_g(), cols, cols, 1), false, lhs, rhs, par);
                         col2im(dcol, g, &local, dx_unit);
                     });
@@ -267,9 +263,9 @@ fn accumulate_weight_grad<T: Float>(
     par: gemm::Parallelism,
 ) {
     let cols = tile.cols(g);
-    T::with_scratch(COL, if direct(g, tile) { 0 } else { g.k_g() * cols }, |col_buf| {
+    with_scratch(Scratch::Columns, if direct(g, tile) { 0 } else { g.k_g() * cols }, |col_buf| {
         let col = col_matrix(x, g, tile, col_buf);
-        T::with_scratch(OUT, if tile.images == 1 { 0 } else { g.c_out_g() * cols }, |out_buf| {
+        with_scratch(Scratch::OutputTile, if tile.images == 1 { 0 } else { g.c_out_g() * cols }, |out_buf| {
             let dy_tile = out_matrix(dy, g, tile, out_buf);
             let (k_g, c_out_g) = (g.k_g(), g.c_out_g());
             let start = tile.group * k_g * c_out_g;

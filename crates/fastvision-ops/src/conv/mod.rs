@@ -12,7 +12,8 @@ mod winograd;
 use candle::backend::BackendStorage;
 use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::context::CandleContext;
+use crate::error::{Error, Result};
 use crate::float::Float;
 use geometry::{out_len, Geometry, Plan};
 
@@ -68,16 +69,16 @@ pub fn conv2d(
     }
     if crate::path::autocast_dtype(input).is_some() {
         // Mixed precision: computed in half precision (tensor cores), handed on in f32.
-        return crate::path::autocast_binary(input, weight, |x, w| device_conv2d(x, w, settings))
-            .ctx(OP, "running the convolution in half precision");
+        return Ok(crate::path::autocast_binary(input, weight, |x, w| device_conv2d(x, w, settings))
+            .op_ctx(OP, "running the convolution in half precision")?);
     }
     if !native(input) {
-        return device_conv2d(input, weight, settings).ctx(OP, "running the convolution");
+        return Ok(device_conv2d(input, weight, settings).op_ctx(OP, "running the convolution")?);
     }
-    let input = input.contiguous().ctx(OP, "making the input contiguous")?;
-    let weight = weight.contiguous().ctx(OP, "making the weight contiguous")?;
-    crate::profile::timed("conv2d.forward", || input.apply_op2(&weight, Conv2dOp(settings)))
-        .ctx(OP, "running the convolution")
+    let input = input.contiguous().op_ctx(OP, "making the input contiguous")?;
+    let weight = weight.contiguous().op_ctx(OP, "making the weight contiguous")?;
+    Ok(crate::profile::timed("conv2d.forward", || input.apply_op2(&weight, Conv2dOp(settings)))
+        .op_ctx(OP, "running the convolution")?)
 }
 
 /// Off the CPU: cuDNN (all three passes) on CUDA in f32/f16/bf16 when built with `cuda`, else candle's conv2d
@@ -326,18 +327,18 @@ pub fn conv2d_backward(
     if !native(input) || !native(weight) || !native(grad_output) {
         return Err(Error::Mismatch { op: OP, what: "conv2d_backward runs only on CPU f32/f64 tensors".into() });
     }
-    let input = input.contiguous().ctx(OP, "making the input contiguous")?;
-    let grad = grad_output.contiguous().ctx(OP, "making the output gradient contiguous")?;
-    let weight = weight.contiguous().ctx(OP, "making the weight contiguous")?;
+    let input = input.contiguous().op_ctx(OP, "making the input contiguous")?;
+    let grad = grad_output.contiguous().op_ctx(OP, "making the output gradient contiguous")?;
+    let weight = weight.contiguous().op_ctx(OP, "making the weight contiguous")?;
     let grad_input = if want_input {
-        let op = InputGradOp { settings, input_dims: dims4(&input).ctx(OP, "reading the input shape")? };
-        Some(grad.apply_op2_no_bwd(&weight, &op).ctx(OP, "computing the input gradient")?)
+        let op = InputGradOp { settings, input_dims: dims4(&input).op_ctx(OP, "reading the input shape")? };
+        Some(grad.apply_op2_no_bwd(&weight, &op).op_ctx(OP, "computing the input gradient")?)
     } else {
         None
     };
     let grad_weight = if want_weight {
-        let op = WeightGradOp { settings, weight_dims: dims4(&weight).ctx(OP, "reading the weight shape")? };
-        Some(input.apply_op2_no_bwd(&grad, &op).ctx(OP, "computing the weight gradient")?)
+        let op = WeightGradOp { settings, weight_dims: dims4(&weight).op_ctx(OP, "reading the weight shape")? };
+        Some(input.apply_op2_no_bwd(&grad, &op).op_ctx(OP, "computing the weight gradient")?)
     } else {
         None
     };

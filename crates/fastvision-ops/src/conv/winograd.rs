@@ -18,7 +18,9 @@ use super::geometry::{Geometry, PARTIALS};
 use super::kernels::sum_over_partials;
 use std::mem::MaybeUninit;
 
-use crate::float::{filled, matmul, parallelism, widest, Float, MatMut, MatRef};
+use crate::float::{filled, matmul, parallelism, Float, MatMut, MatRef};
+use crate::scratch::{with_scratch, Scratch};
+use crate::widest;
 
 /// Points of a transformed tile (6×6).
 const POINTS: usize = 36;
@@ -28,13 +30,6 @@ const TILE: usize = 4;
 const TARGET_TILES: usize = 64;
 /// Tiles per chunk at most, so a chunk's transformed input and output (36 × channels × tiles each) stay in cache.
 const MAX_CHUNK_TILES: usize = 256;
-/// Scratch slots: transformed weights (caller's thread), channels-last input and output, transformed input and
-/// products (worker threads).
-const WEIGHTS: usize = 4;
-const CHANNELS_LAST_IN: usize = 2;
-const CHANNELS_LAST_OUT: usize = 3;
-const TRANSFORMED: usize = 0;
-const PRODUCTS: usize = 1;
 /// Channels below which the transforms cost more than the products save.
 const MIN_CHANNELS: usize = 16;
 
@@ -71,7 +66,7 @@ fn enabled() -> bool {
 
 /// Forward convolution `y = conv(x, w)` for a geometry [`applies`] accepts.
 pub(crate) fn forward<T: Float>(x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
-    T::with_scratch(WEIGHTS, POINTS * g.c_in * g.c_out, |u| {
+    with_scratch(Scratch::WinogradWeights, POINTS * g.c_in * g.c_out, |u| {
         transform_weights(w, g.c_out, g.c_in, false, u);
         convolve(x, u, g.batch, g.c_in, g.c_out, g.h_in, g.w_in)
     })
@@ -79,7 +74,7 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], g: &Geometry) -> Vec<T> {
 
 /// Input gradient: the output gradient convolved with the flipped weights, input and output channels swapped.
 pub(crate) fn input_grad<T: Float>(dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
-    T::with_scratch(WEIGHTS, POINTS * g.c_in * g.c_out, |u| {
+    with_scratch(Scratch::WinogradWeights, POINTS * g.c_in * g.c_out, |u| {
         transform_weights(w, g.c_out, g.c_in, true, u);
         convolve(dy, u, g.batch, g.c_out, g.c_in, g.h_in, g.w_in)
     })
@@ -154,8 +149,8 @@ fn weight_grad_unit<T: Float>(
     par: gemm::Parallelism,
 ) {
     let ((hp, wp), (ht, wt)) = (s.padded(), s.tiled());
-    T::with_scratch(CHANNELS_LAST_IN, images * hp * wp * s.ins, |xp| {
-        T::with_scratch(CHANNELS_LAST_OUT, images * ht * wt * s.outs, |dyt| {
+    with_scratch(Scratch::ChannelsLastInput, images * hp * wp * s.ins, |xp| {
+        with_scratch(Scratch::ChannelsLastOutput, images * ht * wt * s.outs, |dyt| {
             for image in 0..images {
                 let x_image = &x[image * s.ins * s.h * s.w..][..s.ins * s.h * s.w];
                 to_channels_last(x_image, (s.ins, s.h, s.w), wp, 1, &mut xp[image * hp * wp * s.ins..]);
@@ -163,9 +158,9 @@ fn weight_grad_unit<T: Float>(
                 to_channels_last(dy_image, (s.outs, s.h, s.w), wt, 0, &mut dyt[image * ht * wt * s.outs..]);
             }
             for (rows, tiles) in chunks(s, images) {
-                T::with_scratch(TRANSFORMED, POINTS * tiles * s.ins, |v| {
+                with_scratch(Scratch::WinogradInput, POINTS * tiles * s.ins, |v| {
                     input_transform(xp, s, rows.clone(), v);
-                    T::with_scratch(PRODUCTS, POINTS * tiles * s.outs, |d| {
+                    with_scratch(Scratch::WinogradProducts, POINTS * tiles * s.outs, |d| {
                         gradient_transform(dyt, s, rows, d);
                         // Per point: acc[p] (outs × ins, column-major) += d[p] (outs × tiles) · v[p] (tiles × ins).
                         for p in 0..POINTS {
@@ -492,16 +487,16 @@ fn convolve<T: Float>(x: &[T], u: &[T], batch: usize, ins: usize, outs: usize, h
 fn convolve_unit<T: Float>(x: &[T], u: &[T], s: &Shape, y: &mut [MaybeUninit<T>], par: gemm::Parallelism) {
     let images = y.len() / (s.outs * s.h * s.w);
     let ((hp, wp), (ht, wt)) = (s.padded(), s.tiled());
-    T::with_scratch(CHANNELS_LAST_IN, images * hp * wp * s.ins, |xp| {
-        T::with_scratch(CHANNELS_LAST_OUT, images * ht * wt * s.outs, |yt| {
+    with_scratch(Scratch::ChannelsLastInput, images * hp * wp * s.ins, |xp| {
+        with_scratch(Scratch::ChannelsLastOutput, images * ht * wt * s.outs, |yt| {
             for (image, xp_image) in xp.chunks_exact_mut(hp * wp * s.ins).enumerate() {
                 let x_image = &x[image * s.ins * s.h * s.w..][..s.ins * s.h * s.w];
                 to_channels_last(x_image, (s.ins, s.h, s.w), s.padded().1, 1, xp_image);
             }
             for (rows, tiles) in chunks(s, images) {
-                T::with_scratch(TRANSFORMED, POINTS * tiles * s.ins, |v| {
+                with_scratch(Scratch::WinogradInput, POINTS * tiles * s.ins, |v| {
                     input_transform(xp, s, rows.clone(), v);
-                    T::with_scratch(PRODUCTS, POINTS * tiles * s.outs, |m| {
+                    with_scratch(Scratch::WinogradProducts, POINTS * tiles * s.outs, |m| {
                         // Per point: m[p] (outs × tiles) = u[p] (outs × ins) · v[p] (ins × tiles); v and m are
                         // stored tile-major ([tile][channel]), i.e. as column-major matrices.
                         for p in 0..POINTS {

@@ -1,5 +1,7 @@
-//! CPU custom ops with PyTorch's gradients where candle has none or differs: max pooling with padding (the ResNet
-//! stem) and ReLU (zero gradient at 0). Other devices fall back to compositions of candle ops in `pool.rs`.
+//! Max pooling with padding and PyTorch's first-maximum gradient as a candle custom op (the ResNet stem; candle's
+//! own has no padding and no backward when kernel ≠ stride): the forward records each window's argmax, the
+//! backward scatters onto it. On the CPU, and on CUDA in f32 with feature `cuda` (`pool.cu`, [`launch`]); other
+//! devices are the models crate's composition of candle ops.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,11 +9,30 @@ use candle::cpu_backend::{Map1, Map2};
 use candle::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
+use crate::context::CandleContext;
+use crate::custom_op::contiguous;
+use crate::error::Result;
+
+#[cfg(feature = "cuda")]
+mod cuda;
+pub mod launch;
+
+/// Max pooling over a contiguous-or-not N×C×H×W tensor on the CPU (any float dtype) or, with feature `cuda`, on
+/// CUDA in f32 with square windows. The caller checks the geometry against the input (the models crate's
+/// `max_pool2d` does) and picks this op or its own composition for other devices.
+pub fn max_pool2d(xs: &Tensor, geom: PoolGeom) -> Result<Tensor> {
+    let xs = xs.contiguous().op_ctx("max_pool2d", "making the input contiguous")?;
+    Ok(xs.apply_op1(MaxPool::new(geom)).op_ctx("max_pool2d", "pooling")?)
+}
+
 /// Kernel, stride and padding of a 2-D pooling window, per axis (height, width).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PoolGeom {
+pub struct PoolGeom {
+    /// Window height and width.
     pub kernel: (usize, usize),
+    /// Step between windows, per axis.
     pub stride: (usize, usize),
+    /// Cells of implicit padding (never the maximum) before and after, per axis.
     pub padding: (usize, usize),
 }
 
@@ -93,28 +114,21 @@ impl PoolGeom {
     }
 }
 
-fn contiguous<'a, T>(vs: &'a [T], layout: &Layout, op: &str) -> candle::Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&vs[start..end]),
-        None => candle::bail!("{op}: input must be contiguous"),
-    }
-}
-
 /// Max pooling over N×C×H×W with padding; the gradient goes to the first maximum of each window, like PyTorch.
 /// The forward pass records each window's argmax, so the backward pass is a plain scatter instead of a second
 /// search (it was half of the pooling's cost in a ResNet training step).
 #[derive(Debug)]
-pub(crate) struct MaxPool {
+struct MaxPool {
     geom: PoolGeom,
     /// Flat index within its input plane of every output's maximum, filled by the forward pass.
     argmax: Mutex<Option<Arc<[u32]>>>,
     /// The same, on the GPU, when the forward ran there (`pool.cu`).
     #[cfg(feature = "cuda")]
-    device_argmax: Mutex<Option<crate::pool_cuda::DeviceArgmax>>,
+    device_argmax: Mutex<Option<cuda::DeviceArgmax>>,
 }
 
 impl MaxPool {
-    pub fn new(geom: PoolGeom) -> Self {
+    fn new(geom: PoolGeom) -> Self {
         Self {
             geom,
             argmax: Mutex::new(None),
@@ -184,7 +198,7 @@ impl CustomOp1 for MaxPool {
 
     #[cfg(feature = "cuda")]
     fn cuda_fwd(&self, storage: &candle::CudaStorage, layout: &Layout) -> candle::Result<(candle::CudaStorage, Shape)> {
-        let (out, shape, argmax) = crate::pool_cuda::forward(&self.geom, storage, layout)?;
+        let (out, shape, argmax) = cuda::forward(&self.geom, storage, layout)?;
         *self.device_argmax.lock().unwrap_or_else(|e| e.into_inner()) = Some(argmax);
         Ok((out, shape))
     }
@@ -214,7 +228,7 @@ impl CustomOp1 for MaxPool {
 #[cfg(feature = "cuda")]
 struct MaxPoolGather {
     geom: PoolGeom,
-    argmax: crate::pool_cuda::DeviceArgmax,
+    argmax: cuda::DeviceArgmax,
     input: Shape,
 }
 
@@ -229,7 +243,7 @@ impl CustomOp1 for MaxPoolGather {
     }
 
     fn cuda_fwd(&self, storage: &candle::CudaStorage, layout: &Layout) -> candle::Result<(candle::CudaStorage, Shape)> {
-        let dx = crate::pool_cuda::backward(&self.geom, &self.argmax, &self.input, storage, layout)?;
+        let dx = cuda::backward(&self.geom, &self.argmax, &self.input, storage, layout)?;
         Ok((dx, self.input.clone()))
     }
 }
@@ -308,102 +322,5 @@ impl CustomOp2 for MaxPoolBackward {
         l2: &Layout,
     ) -> candle::Result<(CpuStorage, Shape)> {
         Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
-    }
-}
-
-/// Elements per rayon task in element-wise ops: small enough to split a ResNet activation over 2-16 cores.
-const CHUNK: usize = 1 << 14;
-
-/// ReLU whose gradient is 0 at 0 (PyTorch's rule; candle's own relu passes the gradient through at 0).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Relu;
-
-impl Map1 for Relu {
-    fn f<T: WithDType>(&self, vs: &[T], layout: &Layout) -> candle::Result<Vec<T>> {
-        let vs = contiguous(vs, layout, "relu")?;
-        let mut out = vec![T::zero(); vs.len()];
-        out.par_chunks_mut(CHUNK).zip(vs.par_chunks(CHUNK)).for_each(|(out, vs)| {
-            for (o, &v) in out.iter_mut().zip(vs) {
-                // NaN propagates, as in PyTorch.
-                #[allow(clippy::eq_op)]
-                let keep = v > T::zero() || v != v;
-                *o = if keep { v } else { T::zero() };
-            }
-        });
-        Ok(out)
-    }
-}
-
-impl CustomOp1 for Relu {
-    fn name(&self) -> &'static str {
-        "fastvision-relu"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
-        Ok((self.map(storage, layout)?, layout.shape().clone()))
-    }
-
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> candle::Result<Option<Tensor>> {
-        Ok(Some(res.apply_op2_no_bwd(&grad_res.contiguous()?, &ReluBackward)?))
-    }
-}
-
-/// The gradient of [`Relu`]: `grad` where the output is positive, else 0.
-#[derive(Debug, Clone, Copy)]
-struct ReluBackward;
-
-impl Map2 for ReluBackward {
-    const OP: &'static str = "relu_backward";
-
-    fn f<T: WithDType>(&self, res: &[T], l1: &Layout, grad: &[T], l2: &Layout) -> candle::Result<Vec<T>> {
-        let res = contiguous(res, l1, Self::OP)?;
-        let grad = contiguous(grad, l2, Self::OP)?;
-        let mut out = vec![T::zero(); res.len()];
-        out.par_chunks_mut(CHUNK).zip(res.par_chunks(CHUNK)).zip(grad.par_chunks(CHUNK)).for_each(
-            |((out, res), grad)| {
-                for ((o, &r), &g) in out.iter_mut().zip(res).zip(grad) {
-                    *o = if r > T::zero() { g } else { T::zero() };
-                }
-            },
-        );
-        Ok(out)
-    }
-}
-
-impl CustomOp2 for ReluBackward {
-    fn name(&self) -> &'static str {
-        "fastvision-relu-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        Ok((self.map(s1, l1, s2, l2)?, l1.shape().clone()))
-    }
-}
-
-/// `relu(a + b)` (the end of a residual block): fastvision-ops' fused op on the CPU in f32/f64, else the sum
-/// through [`relu`].
-pub(crate) fn add_relu(a: &Tensor, b: &Tensor) -> candle::Result<Tensor> {
-    if fastvision_ops::path::cpu_native(a)
-        && matches!(a.dtype(), candle::DType::F32 | candle::DType::F64)
-        && a.dtype() == b.dtype()
-    {
-        Ok(fastvision_ops::add_relu(a, b)?)
-    } else {
-        relu(&(a + b)?)
-    }
-}
-
-/// ReLU with PyTorch's gradient on the CPU; candle's relu elsewhere.
-pub(crate) fn relu(xs: &Tensor) -> candle::Result<Tensor> {
-    if fastvision_ops::path::cpu_native(xs) {
-        xs.contiguous()?.apply_op1(Relu)
-    } else {
-        xs.relu()
     }
 }

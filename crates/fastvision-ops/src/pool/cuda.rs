@@ -1,19 +1,20 @@
-//! The CUDA twin of [`crate::ops::MaxPool`] (feature `cuda`): `pool.cu`'s forward records every window's argmax
+//! The CUDA twin of the max-pooling op (feature `cuda`): `pool.cu`'s forward records every window's argmax
 //! on the device, and the backward gathers the output gradients onto those cells — the CPU op's rules and
-//! summation order (checked on the host by fastvision-cuda-emu).
+//! summation order (checked on the host by fastvision-cuda-emu). Launched by fastvision-ops' `cuda::launch`.
 
 use std::sync::Arc;
 
 use candle::backend::BackendStorage;
-use candle::cuda_backend::cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use candle::cuda_backend::cudarc::driver::CudaSlice;
 use candle::cuda_backend::CudaStorageSlice;
 use candle::{CudaDevice, CudaStorage, Layout, Shape};
 
-use crate::ops::PoolGeom;
-use crate::pool_launch::PoolLaunch;
+use super::launch::PoolLaunch;
+use super::PoolGeom;
+use crate::cuda::{Buffer, Module};
 
-/// The module name under which `pool.cu`'s PTX is cached per device.
-const MODULE: &str = "fastvision_pool";
+/// `pool.cu`'s PTX, cached by candle per device under this name.
+const MODULE: Module = Module { name: "fastvision_pool", ptx_by_arch: fastvision_kernels::POOL_PTX_BY_ARCH };
 
 /// The argmax of a forward pass, kept on the device for its backward.
 pub(crate) type DeviceArgmax = Arc<CudaSlice<u32>>;
@@ -22,51 +23,12 @@ fn launches(geom: &PoolGeom, n_planes: usize, hw: (usize, usize)) -> candle::Res
     if geom.kernel.0 != geom.kernel.1 || geom.stride.0 != geom.stride.1 || geom.padding.0 != geom.padding.1 {
         candle::bail!("max_pool2d on CUDA takes square windows, got {geom:?}");
     }
-    crate::pool_launch::max_pool2d(n_planes, hw, geom.kernel.0, geom.stride.0, geom.padding.0)
+    super::launch::max_pool2d(n_planes, hw, geom.kernel.0, geom.stride.0, geom.padding.0)
         .ok_or_else(|| candle::Error::Msg(format!("max_pool2d: {n_planes} planes of {hw:?} are too large for CUDA")))
 }
 
-fn run(dev: &CudaDevice, launch: &PoolLaunch, buffers: [&dyn Push; 3]) -> candle::Result<()> {
-    let (major, minor) = dev.cuda_stream().context().compute_capability().map_err(candle::Error::wrap)?;
-    let ptx =
-        fastvision_kernels::ptx_for(fastvision_kernels::POOL_PTX_BY_ARCH, major, minor).map_err(candle::Error::Msg)?;
-    let func = dev.get_or_load_custom_func(launch.kernel, MODULE, ptx)?;
-    let cfg = LaunchConfig { grid_dim: (launch.grid, 1, 1), block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
-    let mut builder = func.builder();
-    for buffer in buffers {
-        buffer.push(&mut builder);
-    }
-    for size in &launch.sizes {
-        builder.arg(size);
-    }
-    if launch.grid > 0 {
-        // SAFETY: the arguments are `signatures.rs`' MAX_POOL list; the buffers hold what the kernel indexes.
-        unsafe { builder.launch(cfg) }.map_err(candle::Error::wrap)?;
-    }
-    Ok(())
-}
-
-/// A buffer argument of either element type.
-trait Push {
-    fn push<'a>(&'a self, builder: &mut candle::cuda_backend::cudarc::driver::LaunchArgs<'a>);
-}
-
-impl Push for CudaSlice<f32> {
-    fn push<'a>(&'a self, builder: &mut candle::cuda_backend::cudarc::driver::LaunchArgs<'a>) {
-        builder.arg(self);
-    }
-}
-
-impl Push for CudaSlice<u32> {
-    fn push<'a>(&'a self, builder: &mut candle::cuda_backend::cudarc::driver::LaunchArgs<'a>) {
-        builder.arg(self);
-    }
-}
-
-impl Push for candle::cuda_backend::cudarc::driver::CudaView<'_, f32> {
-    fn push<'a>(&'a self, builder: &mut candle::cuda_backend::cudarc::driver::LaunchArgs<'a>) {
-        builder.arg(self);
-    }
+fn run(dev: &CudaDevice, launch: &PoolLaunch, buffers: [Buffer<'_>; 3]) -> candle::Result<()> {
+    crate::cuda::launch(dev, MODULE, &launch.with_buffers(buffers))
 }
 
 /// Forward over a contiguous f32 N×C×H×W input: the pooled output and the argmax of every window.

@@ -2,6 +2,8 @@
 //! data: kernel name, grid and block, and the sizes that follow the three buffers. The `cuda` code launches
 //! exactly these, and fastvision-cuda-emu's tests run them on the host against the CPU op.
 
+use crate::launch::{grid_for, Arg, Launch};
+
 /// One launch of a `pool.cu` kernel; its buffers are `(x, y, argmax)` forward and `(dy, argmax, dx)` backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolLaunch {
@@ -16,6 +18,15 @@ pub struct PoolLaunch {
 }
 
 const BLOCK: u32 = 256;
+
+impl PoolLaunch {
+    /// The launch over the three buffers, as fastvision-ops' `cuda::launch` (and fastvision-cuda-emu) take it.
+    pub fn with_buffers<B>(&self, buffers: [B; 3]) -> Launch<B> {
+        let mut args: Vec<Arg<B>> = buffers.into_iter().map(Arg::Buffer).collect();
+        args.extend(self.sizes.map(Arg::I32));
+        Launch { kernel: self.kernel.to_owned(), grid: self.grid, block: self.block, args }
+    }
+}
 
 /// The forward and backward launches for `n_planes` planes of `h`×`w` pooled with square `kernel`, `stride` and
 /// `padding` (PyTorch's floor mode); `None` when a size does not fit the kernels' 32-bit arguments.
@@ -44,7 +55,7 @@ pub fn max_pool2d(
     ];
     // Flat indices within a plane are u32 in the argmax buffer.
     u32::try_from(h.checked_mul(w)?).ok()?;
-    let grid = |n: usize| u32::try_from(n.div_ceil(BLOCK as usize)).ok();
+    let grid = |n: usize| grid_for(n, BLOCK).ok();
     Some([
         PoolLaunch { kernel: "max_pool2d_fwd_f32", grid: grid(n_planes.checked_mul(oh * ow)?)?, block: BLOCK, sizes },
         PoolLaunch { kernel: "max_pool2d_bwd_f32", grid: grid(n_planes.checked_mul(h * w)?)?, block: BLOCK, sizes },

@@ -1,13 +1,14 @@
-//! The candle custom ops: each fused forward keeps what its backward needs and registers a backward op, so the
-//! losses work inside candle's autograd. `cpu_fwd` calls `cpu.rs`; `cuda_fwd` calls `cuda.rs` (feature `cuda`).
+//! The losses as candle custom ops: each fused forward keeps what its backward needs and registers a backward op,
+//! so the losses work inside candle's autograd. Each op writes only its typed `cpu::<F>` (calling `cpu.rs`);
+//! fastvision-ops' `float_custom_op!` makes it a `CustomOpN` whose `cuda_fwd` calls `cuda.rs` (feature `cuda`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use candle::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Storage, Tensor, WithDType};
+use candle::{CpuStorage, Layout, Shape, Storage, Tensor, WithDType};
 
 use crate::cpu::{self, BinaryParams, ClassParams, RowError};
-use crate::simd::Real;
 use crate::{Error, Reduction};
+use fastvision_ops::Float;
 
 /// State shared between an op handed to candle and the function that applied it: the forward's saved tensor and
 /// the detailed input error (candle's error type cannot carry ours back).
@@ -64,11 +65,7 @@ pub(crate) fn row_error(error: RowError, what: &'static str, n_classes: usize) -
 
 /// The contiguous part of a CPU storage that `layout` covers.
 fn cpu_slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> candle::Result<&'a [T]> {
-    let all = T::cpu_storage_as_slice(storage)?;
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&all[start..end]),
-        None => Err(candle::Error::Msg("fastvision-losses: the op needs contiguous inputs".into())),
-    }
+    fastvision_ops::custom_op::cpu_slice(storage, layout, "fastvision-losses")
 }
 
 /// The CPU slice of a saved tensor.
@@ -88,27 +85,6 @@ pub(crate) fn reduced_shape(reduction: Reduction, n: usize) -> Shape {
     }
 }
 
-/// Calls `$body` with `$T` bound to the float type of `$storage` (f32 or f64; halves are widened by the caller).
-macro_rules! dispatch_float {
-    ($storage:expr, $name:expr, |$T:ident| $body:expr) => {
-        match $storage {
-            CpuStorage::F32(_) => {
-                type $T = f32;
-                $body
-            }
-            CpuStorage::F64(_) => {
-                type $T = f64;
-                $body
-            }
-            other => Err(candle::Error::Msg(format!(
-                "{}: unsupported dtype {:?}",
-                $name,
-                candle::backend::BackendStorage::dtype(other)
-            ))),
-        }
-    };
-}
-
 /// Softmax or log-softmax over the last axis.
 pub(crate) struct SoftmaxOp {
     pub log: bool,
@@ -116,7 +92,7 @@ pub(crate) struct SoftmaxOp {
 }
 
 impl SoftmaxOp {
-    fn cpu<F: Real>(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
+    fn cpu<F: Float>(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
         let src = cpu_slice::<F>(storage, layout)?;
         let n_cols = layout.dims().last().copied().unwrap_or(1);
         let out = cpu::softmax(src, n_cols, self.log).map_err(|e| self.state.fail(row_error(e, "logits", n_cols)))?;
@@ -124,22 +100,15 @@ impl SoftmaxOp {
     }
 }
 
-impl CustomOp1 for SoftmaxOp {
+fastvision_ops::float_custom_op! {
+    CustomOp1 for SoftmaxOp, float of input 1, cpu = cpu, cuda = crate::cuda::softmax_fwd::<F>;
+
     fn name(&self) -> &'static str {
         if self.log {
             "fastvision-log-softmax"
         } else {
             "fastvision-softmax"
         }
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(storage, self.name(), |F| self.cpu::<F>(storage, layout))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(&self, storage: &candle::CudaStorage, layout: &Layout) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::softmax_fwd(self, storage, layout)
     }
 
     fn bwd(&self, _logits: &Tensor, output: &Tensor, grad_output: &Tensor) -> candle::Result<Option<Tensor>> {
@@ -154,7 +123,7 @@ pub(crate) struct SoftmaxBwdOp {
 }
 
 impl SoftmaxBwdOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -167,30 +136,11 @@ impl SoftmaxBwdOp {
     }
 }
 
-impl CustomOp2 for SoftmaxBwdOp {
+fastvision_ops::float_custom_op! {
+    CustomOp2 for SoftmaxBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::softmax_bwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-softmax-bwd"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s1, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::softmax_bwd(self, s1, l1, s2, l2)
     }
 }
 
@@ -203,7 +153,7 @@ pub(crate) struct CrossEntropyOp {
 }
 
 impl CrossEntropyOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -223,30 +173,11 @@ impl CrossEntropyOp {
     }
 }
 
-impl CustomOp2 for CrossEntropyOp {
+fastvision_ops::float_custom_op! {
+    CustomOp2 for CrossEntropyOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_fwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-cross-entropy"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s1, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::cross_entropy_fwd(self, s1, l1, s2, l2)
     }
 
     fn bwd(
@@ -276,7 +207,7 @@ pub(crate) struct CrossEntropyBwdOp {
 
 impl CrossEntropyBwdOp {
     #[allow(clippy::too_many_arguments)]
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -296,34 +227,11 @@ impl CrossEntropyBwdOp {
     }
 }
 
-impl CustomOp3 for CrossEntropyBwdOp {
+fastvision_ops::float_custom_op! {
+    CustomOp3 for CrossEntropyBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::cross_entropy_bwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-cross-entropy-bwd"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s1, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2, s3, l3))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-        s3: &candle::CudaStorage,
-        l3: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::cross_entropy_bwd(self, s1, l1, s2, l2, s3, l3)
     }
 }
 
@@ -334,7 +242,7 @@ pub(crate) struct NllOp {
 }
 
 impl NllOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -348,30 +256,11 @@ impl NllOp {
     }
 }
 
-impl CustomOp2 for NllOp {
+fastvision_ops::float_custom_op! {
+    CustomOp2 for NllOp, float of input 1, cpu = cpu, cuda = crate::cuda::nll_fwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-nll"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s1, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::nll_fwd(self, s1, l1, s2, l2)
     }
 
     fn bwd(
@@ -396,7 +285,7 @@ pub(crate) struct NllBwdOp {
 }
 
 impl NllBwdOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -409,30 +298,11 @@ impl NllBwdOp {
     }
 }
 
-impl CustomOp2 for NllBwdOp {
+fastvision_ops::float_custom_op! {
+    CustomOp2 for NllBwdOp, float of input 2, cpu = cpu, cuda = crate::cuda::nll_bwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-nll-bwd"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s2, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::nll_bwd(self, s1, l1, s2, l2)
     }
 }
 
@@ -443,7 +313,7 @@ pub(crate) struct BceOp {
 }
 
 impl BceOp {
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -457,30 +327,11 @@ impl BceOp {
     }
 }
 
-impl CustomOp2 for BceOp {
+fastvision_ops::float_custom_op! {
+    CustomOp2 for BceOp, float of input 1, cpu = cpu, cuda = crate::cuda::bce_fwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-bce-with-logits"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s1, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::bce_fwd(self, s1, l1, s2, l2)
     }
 
     fn bwd(
@@ -503,7 +354,7 @@ pub(crate) struct BceBwdOp {
 
 impl BceBwdOp {
     #[allow(clippy::too_many_arguments)]
-    fn cpu<F: Real>(
+    fn cpu<F: Float>(
         &self,
         s1: &CpuStorage,
         l1: &Layout,
@@ -517,33 +368,10 @@ impl BceBwdOp {
     }
 }
 
-impl CustomOp3 for BceBwdOp {
+fastvision_ops::float_custom_op! {
+    CustomOp3 for BceBwdOp, float of input 1, cpu = cpu, cuda = crate::cuda::bce_bwd::<F>;
+
     fn name(&self) -> &'static str {
         "fastvision-bce-with-logits-bwd"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle::Result<(CpuStorage, Shape)> {
-        dispatch_float!(s1, self.name(), |F| self.cpu::<F>(s1, l1, s2, l2, s3, l3))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle::CudaStorage,
-        l1: &Layout,
-        s2: &candle::CudaStorage,
-        l2: &Layout,
-        s3: &candle::CudaStorage,
-        l3: &Layout,
-    ) -> candle::Result<(candle::CudaStorage, Shape)> {
-        crate::cuda::bce_bwd(self, s1, l1, s2, l2, s3, l3)
     }
 }

@@ -38,8 +38,8 @@ pub enum Error {
         /// The stored type.
         dtype: String,
     },
-    /// A weight file could not be read: missing, damaged, not weights, or refused (fastvision-weights' error names
-    /// the file and says what it looks like).
+    /// A weight file could not be read (missing, damaged, not weights, or refused: fastvision-weights' error names
+    /// the file and says what it looks like) or written.
     #[error(transparent)]
     Weights(fastvision_weights::Error),
     // parameter
@@ -62,22 +62,6 @@ pub enum Error {
         known: &'static str,
     },
     // I/O
-    /// The tensors could not be encoded as safetensors.
-    #[error("encoding {path} as safetensors: {source}")]
-    Safetensors {
-        /// The file being written.
-        path: PathBuf,
-        /// The encoder's error.
-        #[source]
-        source: safetensors::SafeTensorError,
-    },
-    /// A weight file could not be written.
-    #[error("saving weights: {source}")]
-    Write {
-        /// The error of the atomic writer (it names the path).
-        #[source]
-        source: fastvision_core::Error,
-    },
     // tensor operations
     /// A tensor operation failed; `context` says which.
     #[error("{context}: {source}")]

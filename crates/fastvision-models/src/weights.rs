@@ -121,12 +121,10 @@ pub(crate) fn load_state(
     Ok(())
 }
 
-/// Writes every entry under its name (in the model's type), through a temporary file renamed into place.
+/// Writes every entry under its name (in the model's type) with fastvision-weights' one safetensors writer
+/// (atomic: a temporary file renamed into place).
 pub(crate) fn save(entries: &[Entry], path: &Path, model: &str) -> Result<()> {
-    let tensors: BTreeMap<&str, Tensor> =
-        entries.iter().map(|e| (e.name.as_str(), e.var.as_detached_tensor())).collect();
+    let tensors: Vec<(String, Tensor)> = named_tensors(entries);
     let metadata = HashMap::from([("source".to_string(), format!("fastvision-models {model}"))]);
-    let bytes = safetensors::serialize(tensors.iter().map(|(k, v)| (*k, v)), Some(metadata))
-        .map_err(|source| Error::Safetensors { path: path.into(), source })?;
-    fastvision_core::fs::atomic_write_bytes(path, &bytes).map_err(|source| Error::Write { source })
+    fastvision_weights::write_safetensors(path, &tensors, metadata).map_err(Error::Weights)
 }

@@ -33,4 +33,5 @@ mod torch_legacy;
 mod torch_zip;
 
 pub use error::{Error, Result};
+pub use safetensors_file::write as write_safetensors;
 pub use state_dict::{Format, ReadOptions, StateDict};

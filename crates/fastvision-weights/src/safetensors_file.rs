@@ -56,8 +56,10 @@ fn check_header_length(source: Source, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `tensors` to `path` as safetensors with `metadata`, through a temporary file renamed into place.
-pub(crate) fn write(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<()> {
+/// Writes `tensors` under their names with `metadata` as a safetensors file, through a temporary file renamed into
+/// place (a failed write leaves any previous file whole). The one safetensors writer of the workspace: models'
+/// `save` and [`StateDict::save_safetensors`](crate::StateDict::save_safetensors) both go through it.
+pub fn write(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<()> {
     let views = tensors.iter().map(|(name, tensor)| (name.as_str(), tensor));
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|source| Error::Encode { path: path.to_path_buf(), source })?;

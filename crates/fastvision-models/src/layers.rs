@@ -204,9 +204,6 @@ impl BatchNorm {
         let (weight, bias) = (self.weight.as_tensor(), self.bias.as_tensor());
         let config = BatchNormConfig { eps: self.eps, activation };
         if pass.train {
-            // Training allocates and frees the same large buffers every step: let glibc recycle them (once per
-            // process; FASTVISION_MALLOC=default opts out). See fastvision_ops::malloc.
-            fastvision_ops::malloc::retain_freed_memory();
             let (ys, stats) = fastvision_ops::batch_norm_train(xs, weight, bias, &config)?;
             self.update_running(&stats.mean, &stats.var, stats.count)?;
             Ok(ys)

@@ -14,7 +14,8 @@
 //!   skeleton ([`custom_op`], [`float_custom_op!`]), kernel launches as data ([`launch`]) and, with feature
 //!   `cuda`, the one launch sequence (`cuda::launch`).
 //! - [`malloc::retain_freed_memory`]: glibc settings that let one training step reuse the previous step's buffers
-//!   instead of page-faulting fresh ones (the models crate applies it on its first training forward pass).
+//!   instead of page-faulting fresh ones. A process-wide setting, so no library calls it: a program that trains
+//!   calls it once at the start of `main`, as the `fastvision` binary does (speed only; the bits are the same).
 //!
 //! Other devices and dtypes fall back to candle's own operations, so the functions are safe to call everywhere;
 //! [`path::force_generic`] sends CPU tensors down that generic path too, for tests that compare the two.

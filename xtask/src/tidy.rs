@@ -1,5 +1,5 @@
-//! Code invariants checked as tests (rust-analyzer's tidy): every source file says why it exists, and the crate
-//! map in `docs/ARCHITECTURE.md` is the one the manifests draw.
+//! Code invariants checked as tests (rust-analyzer's tidy): every source file says why it exists, only programs
+//! set the allocator, and the crate map in `docs/ARCHITECTURE.md` is the one the manifests draw.
 
 #[cfg(test)]
 mod crate_map;
@@ -50,6 +50,35 @@ mod tests {
             missing.is_empty(),
             "these files do not open with a `//!` line saying why they exist:\n{}",
             missing.join("\n")
+        );
+    }
+
+    /// The allocator setting is process-wide, so only programs make it (docs/ARCHITECTURE.md, fastvision-ops): no
+    /// library crate's `src/` calls `malloc::retain_freed_memory` outside its docs.
+    #[test]
+    fn only_programs_call_retain_freed_memory() {
+        let root = project_root();
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(root.join("crates")).expect("crates/").flatten() {
+            if entry.file_name() != "fastvision-cli" {
+                rust_files(&entry.path().join("src"), &mut files);
+            }
+        }
+        let callers: Vec<String> = files
+            .iter()
+            .filter(|path| {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                text.lines().any(|line| {
+                    let line = line.trim_start();
+                    !line.starts_with("//") && line.contains("retain_freed_memory(") && !line.contains("fn retain_")
+                })
+            })
+            .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+            .collect();
+        assert!(
+            callers.is_empty(),
+            "library code calls retain_freed_memory (leave it to main):\n{}",
+            callers.join("\n")
         );
     }
 

@@ -333,12 +333,13 @@ fn conv_parity(gpu: &Device) -> Result<Value> {
     let mut all_ok = true;
     for (dtype, tolerance) in [(DType::F32, CONV_F32_TOLERANCE), (DType::BF16, 2e-2)] {
         for (name, x_dims, w_dims, stride, padding) in shapes {
+            let config = fastvision::ops::Conv2dConfig { stride, padding, ..Default::default() };
             let x = random_logits(81, x_dims.iter().product(), 1, 1.0, dtype)?.reshape(&x_dims[..])?;
             let w = random_logits(82, w_dims.iter().product(), 1, 0.1, dtype)?.reshape(&w_dims[..])?;
             let run = |device: &Device, work: DType| -> Result<(Tensor, Tensor, Tensor)> {
                 let xv = Var::from_tensor(&x.to_dtype(work)?.to_device(device)?)?;
                 let wv = Var::from_tensor(&w.to_dtype(work)?.to_device(device)?)?;
-                let y = fastvision::ops::conv2d(xv.as_tensor(), wv.as_tensor(), stride, padding, 1, 1)?;
+                let y = fastvision::ops::conv2d(xv.as_tensor(), wv.as_tensor(), &config)?;
                 let r = random_logits(83, y.elem_count(), 1, 1.0, work)?.reshape(y.shape())?.to_device(device)?;
                 let grads = (&y * &r)?.sum_all()?.backward()?;
                 let dx = grads.get(xv.as_tensor()).context("no input gradient")?.clone();

@@ -52,6 +52,11 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Train(_) | Command::GpuCheck(_)) {
+        // The allocator is the binary's choice, not the libraries': the commands that train let glibc keep freed
+        // buffers for the next step (docs/performance.md, change 8; FASTVISION_MALLOC=default opts out).
+        fastvision::ops::malloc::retain_freed_memory();
+    }
     let result: Result<()> = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Interpret(args) => interpret::run(args),

@@ -8,6 +8,9 @@ use candle::{DType, Device, Tensor};
 use fastvision_models::{Arch, VisionModel};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As the `fastvision` binary does before it trains: glibc keeps freed buffers for the next step, the setting
+    // the measurements in docs/performance.md were taken with (see fastvision_ops::malloc).
+    fastvision_ops::malloc::retain_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arch: Arch = args.first().map(String::as_str).unwrap_or("resnet18").parse()?;
     let size: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(128);

@@ -3,6 +3,7 @@
 
 use candle::{DType, Tensor, Var};
 use fastvision_core::rng::Rng;
+use fastvision_ops::{Activation, BatchNormConfig, Conv2dConfig};
 
 use crate::init::{constant, Init, Place};
 
@@ -121,8 +122,7 @@ impl Collector {
 #[derive(Debug, Clone)]
 pub(crate) struct Conv2d {
     weight: Var,
-    stride: usize,
-    padding: usize,
+    config: Conv2dConfig,
 }
 
 impl Conv2d {
@@ -141,13 +141,13 @@ impl Conv2d {
     ) -> candle::Result<Self> {
         let fan = if fan_out { c_out * k * k } else { c_in * k * k };
         let weight = init.normal(&[c_out, c_in, k, k], (2.0 / fan as f64).sqrt(), place)?;
-        Ok(Self { weight, stride, padding })
+        Ok(Self { weight, config: Conv2dConfig::default().with_stride(stride).with_padding(padding) })
     }
 
     /// fastvision-ops' packed-GEMM convolution on the CPU (both gradients as custom ops, none for a detached frozen
     /// weight); candle's conv2d elsewhere.
     pub fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
-        Ok(fastvision_ops::conv2d(xs, &pass.weight(&self.weight), self.stride, self.padding, 1, 1)?)
+        Ok(fastvision_ops::conv2d(xs, &pass.weight(&self.weight), &self.config)?)
     }
 
     pub fn collect(&self, prefix: &str, out: &mut Collector) {
@@ -182,37 +182,35 @@ impl BatchNorm {
     }
 
     pub fn forward(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
-        self.forward_act(xs, pass, false)
+        self.forward_act(xs, pass, Activation::Identity)
     }
 
     /// `relu(bn(xs))`, fused into one op on the CPU in f32/f64.
     pub fn forward_relu(&self, xs: &Tensor, pass: Pass) -> candle::Result<Tensor> {
-        self.forward_act(xs, pass, true)
+        self.forward_act(xs, pass, Activation::Relu)
     }
 
     /// f32/f64: fastvision-ops' fused BatchNorm(+ReLU) (one pass forward, hand-written backward); half precision
     /// keeps the composition below, which accumulates its statistics in f32.
-    fn forward_act(&self, xs: &Tensor, pass: Pass, relu: bool) -> candle::Result<Tensor> {
+    fn forward_act(&self, xs: &Tensor, pass: Pass, activation: Activation) -> candle::Result<Tensor> {
         if !matches!(xs.dtype(), DType::F32 | DType::F64) || xs.dtype() != self.weight.dtype() {
             let ys = self.forward_composed(xs, pass)?;
-            return if relu { Ok(fastvision_ops::relu(&ys)?) } else { Ok(ys) };
+            return if activation == Activation::Relu { Ok(fastvision_ops::relu(&ys)?) } else { Ok(ys) };
         }
         let channels = self.weight.dim(0)?;
         if xs.rank() < 2 || xs.dim(1)? != channels {
             candle::bail!("BatchNorm over {channels} channels got an input of shape {:?}", xs.dims());
         }
         let (weight, bias) = (self.weight.as_tensor(), self.bias.as_tensor());
+        let config = BatchNormConfig { eps: self.eps, activation };
         if pass.train {
-            // Training allocates and frees the same large buffers every step: let glibc recycle them (once per
-            // process; FASTVISION_MALLOC=default opts out). See fastvision_ops::malloc.
-            fastvision_ops::malloc::retain_freed_memory();
-            let (ys, stats) = fastvision_ops::batch_norm_train(xs, weight, bias, self.eps, relu)?;
+            let (ys, stats) = fastvision_ops::batch_norm_train(xs, weight, bias, &config)?;
             self.update_running(&stats.mean, &stats.var, stats.count)?;
             Ok(ys)
         } else {
             let mean = self.running_mean.as_detached_tensor();
             let var = self.running_var.as_detached_tensor();
-            Ok(fastvision_ops::batch_norm_eval(xs, weight, bias, &mean, &var, self.eps, relu)?)
+            Ok(fastvision_ops::batch_norm_eval(xs, weight, bias, &mean, &var, &config)?)
         }
     }
 

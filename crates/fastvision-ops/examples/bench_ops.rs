@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use candle::{DType, Device, Tensor};
 use fastvision_core::bench::Report;
+use fastvision_ops::{Activation, BatchNormConfig, Conv2dConfig, ConvGrads};
 
 /// (name, batch, c_in, c_out, input size, kernel, stride, padding)
 type Layer = (&'static str, usize, usize, usize, usize, usize, usize, usize);
@@ -63,16 +64,17 @@ fn bench_threads(threads: usize, report: &mut Report) -> anyhow::Result<()> {
         let x = Tensor::randn(0f32, 1.0, (n, ci, hw, hw), &dev)?;
         let w = Tensor::randn(0f32, 0.1, (co, ci, k, k), &dev)?;
         let y = x.conv2d(&w, p, s, 1, 1)?;
+        let config = Conv2dConfig { stride: s, padding: p, ..Conv2dConfig::default() };
         let dy = Tensor::randn(0f32, 1.0, y.dims(), &dev)?;
         let (_, _, ho, wo) = y.dims4()?;
         let gflop = 2.0 * (n * co * ho * wo * ci * k * k) as f64 / 1e9;
         let out_padding = hw - ((ho - 1) * s + k - 2 * p);
         let timings = [
-            ("fwd", "ours", best_time(3, || Ok(fastvision_ops::conv2d(&x, &w, s, p, 1, 1)?))?),
+            ("fwd", "ours", best_time(3, || Ok(fastvision_ops::conv2d(&x, &w, &config)?))?),
             ("fwd", "candle", best_time(3, || x.conv2d(&w, p, s, 1, 1))?),
-            ("dinput", "ours", best_time(3, || ours_grad(&x, &w, &dy, (s, p), true))?),
+            ("dinput", "ours", best_time(3, || ours_grad(&x, &w, &dy, &config, ConvGrads::Input))?),
             ("dinput", "candle", best_time(1, || dy.conv_transpose2d(&w, p, out_padding, s, 1))?),
-            ("dweight", "ours", best_time(3, || ours_grad(&x, &w, &dy, (s, p), false))?),
+            ("dweight", "ours", best_time(3, || ours_grad(&x, &w, &dy, &config, ConvGrads::Weight))?),
             ("dweight", "candle", best_time(1, || candle_weight_grad(&x, &dy, (s, p), k))?),
         ];
         for pass in ["fwd", "dinput", "dweight"] {
@@ -86,9 +88,9 @@ fn bench_threads(threads: usize, report: &mut Report) -> anyhow::Result<()> {
     bench_batchnorm(threads, report)
 }
 
-fn ours_grad(x: &Tensor, w: &Tensor, dy: &Tensor, (s, p): (usize, usize), input: bool) -> candle::Result<Tensor> {
-    let (gx, gw) = fastvision_ops::conv2d_backward(x, w, dy, (s, p, 1, 1), (input, !input))?;
-    Ok(if input { gx } else { gw }.expect("requested gradient"))
+fn ours_grad(x: &Tensor, w: &Tensor, dy: &Tensor, config: &Conv2dConfig, which: ConvGrads) -> candle::Result<Tensor> {
+    let (gx, gw) = fastvision_ops::conv2d_backward(x, w, dy, config, which)?;
+    Ok(gx.or(gw).expect("requested gradient"))
 }
 
 /// candle's weight gradient, as its backprop computes it.
@@ -103,8 +105,9 @@ fn bench_batchnorm(threads: usize, report: &mut Report) -> anyhow::Result<()> {
     let x = candle::Var::randn(0f32, 1.0, (32, 64, 32, 32), &dev)?;
     let w = candle::Var::ones(64, DType::F32, &dev)?;
     let b = candle::Var::zeros(64, DType::F32, &dev)?;
+    let bn_relu = BatchNormConfig::default().with_activation(Activation::Relu);
     let fused = best_time(3, || {
-        let (y, _) = fastvision_ops::batch_norm_train(&x, &w, &b, 1e-5, true)?;
+        let (y, _) = fastvision_ops::batch_norm_train(&x, &w, &b, &bn_relu)?;
         y.sum_all()?.backward()?;
         Ok(y)
     })?;

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout)]
 
 use candle::{Device, Tensor};
+use fastvision_ops::{Conv2dConfig, ConvGrads};
 
 /// (name, batch, c_in, c_out, input size, kernel, stride, padding)
 type Layer = (&'static str, usize, usize, usize, usize, usize, usize, usize);
@@ -58,11 +59,10 @@ fn main() -> anyhow::Result<()> {
             let w = Tensor::randn(0f32, 0.1, (co, ci, k, k), &Device::Cpu)?;
             let ho = (hw + 2 * pad - k) / stride + 1;
             let dy = Tensor::randn(0f32, 1.0, (n, co, ho, ho), &Device::Cpu)?;
-            let fwd = cpu_ms(|| Ok(fastvision_ops::conv2d(&x, &w, stride, pad, 1, 1).map(drop)?))?;
-            let backward = |want: (bool, bool)| {
-                cpu_ms(|| Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, (stride, pad, 1, 1), want).map(drop)?))
-            };
-            let (dinput, dweight) = (backward((true, false))?, backward((false, true))?);
+            let config = Conv2dConfig { stride, padding: pad, ..Conv2dConfig::default() };
+            let fwd = cpu_ms(|| Ok(fastvision_ops::conv2d(&x, &w, &config).map(drop)?))?;
+            let backward = |want| cpu_ms(|| Ok(fastvision_ops::conv2d_backward(&x, &w, &dy, &config, want).map(drop)?));
+            let (dinput, dweight) = (backward(ConvGrads::Input)?, backward(ConvGrads::Weight)?);
             let gflop = 2.0 * (n * co * ci * k * k * ho * ho) as f64 / 1e9;
             let rate = |ms: f64| gflop / ms * 1e3;
             println!(

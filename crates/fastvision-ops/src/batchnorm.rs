@@ -36,9 +36,59 @@ impl BatchStats {
     }
 }
 
+/// The settings of [`batch_norm_train`] and [`batch_norm_eval`].
+///
+/// [`Default`] is PyTorch's `nn.BatchNorm2d`: eps 1e-5, no activation. ResNets fuse the ReLU that follows most of
+/// their BatchNorms:
+///
+/// ```
+/// use fastvision_ops::{Activation, BatchNormConfig};
+/// let config = BatchNormConfig::default().with_activation(Activation::Relu);
+/// assert_eq!(config, BatchNormConfig { eps: 1e-5, activation: Activation::Relu });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormConfig {
+    /// Added to the variance before its square root (PyTorch's default 1e-5); finite and at least 0.
+    pub eps: f64,
+    /// Applied to the normalised output in the same pass (default [`Activation::Identity`]).
+    pub activation: Activation,
+}
+
+/// What a fused op applies to its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activation {
+    /// Nothing: the output as computed.
+    #[default]
+    Identity,
+    /// `max(0, y)`, with PyTorch's gradient of 0 at 0.
+    Relu,
+}
+
+impl Default for BatchNormConfig {
+    fn default() -> Self {
+        Self { eps: 1e-5, activation: Activation::Identity }
+    }
+}
+
+impl BatchNormConfig {
+    /// This config with `eps`.
+    pub const fn with_eps(self, eps: f64) -> Self {
+        Self { eps, ..self }
+    }
+
+    /// This config with `activation`.
+    pub const fn with_activation(self, activation: Activation) -> Self {
+        Self { activation, ..self }
+    }
+
+    fn relu(&self) -> bool {
+        self.activation == Activation::Relu
+    }
+}
+
 /// Training-mode BatchNorm over dim 1 of `xs` (N×C×…), normalised with the batch's mean and biased variance, then
-/// `weight·x̂ + bias`, then ReLU when `relu`. Returns the output and the batch statistics (the running-average update
-/// is the caller's: `running = (1-momentum)·running + momentum·stat`, with [`BatchStats::unbiased_var`]).
+/// `weight·x̂ + bias`, then the config's activation. Returns the output and the batch statistics (the running-average
+/// update is the caller's: `running = (1-momentum)·running + momentum·stat`, with [`BatchStats::unbiased_var`]).
 ///
 /// Differentiable in `xs`, `weight` and `bias`. On the CPU in f32/f64 it is one fused op; elsewhere the same formula
 /// in candle ops.
@@ -48,7 +98,8 @@ impl BatchStats {
 /// let xs = Tensor::new(&[[1f32, 3.0], [3.0, 5.0]], &Device::Cpu)?; // N=2, C=2
 /// let ones = Tensor::ones(2, candle::DType::F32, &Device::Cpu)?;
 /// let zeros = Tensor::zeros(2, candle::DType::F32, &Device::Cpu)?;
-/// let (ys, stats) = fastvision_ops::batch_norm_train(&xs, &ones, &zeros, 1e-5, true)?;
+/// let config = fastvision_ops::BatchNormConfig::default().with_activation(fastvision_ops::Activation::Relu);
+/// let (ys, stats) = fastvision_ops::batch_norm_train(&xs, &ones, &zeros, &config)?;
 /// assert_eq!(stats.mean.to_vec1::<f32>()?, [2.0, 4.0]);
 /// let ys = ys.to_vec2::<f32>()?;
 /// assert_eq!(ys[0], [0.0, 0.0]); // below the mean: ReLU'd away
@@ -59,9 +110,9 @@ pub fn batch_norm_train(
     xs: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
-    eps: f64,
-    relu: bool,
+    config: &BatchNormConfig,
 ) -> Result<(Tensor, BatchStats)> {
+    let (eps, relu) = (config.eps, config.relu());
     let dims = check(OP_TRAIN, xs, &[("weight", weight), ("bias", bias)], eps)?;
     if dims.n * dims.r < 2 {
         return Err(Error::Shape {
@@ -100,17 +151,18 @@ fn train_native(
     Ok((ys, batch))
 }
 
-/// Eval-mode BatchNorm: `(x - running_mean)/sqrt(running_var + eps)·weight + bias`, then ReLU when `relu`, as one
-/// fused per-channel affine op (differentiable in `xs`, `weight` and `bias`; the running statistics are constants).
+/// Eval-mode BatchNorm: `(x - running_mean)/sqrt(running_var + eps)·weight + bias`, then the config's activation,
+/// as one fused per-channel affine op (differentiable in `xs`, `weight` and `bias`; the running statistics are
+/// constants).
 pub fn batch_norm_eval(
     xs: &Tensor,
     weight: &Tensor,
     bias: &Tensor,
     running_mean: &Tensor,
     running_var: &Tensor,
-    eps: f64,
-    relu: bool,
+    config: &BatchNormConfig,
 ) -> Result<Tensor> {
+    let (eps, relu) = (config.eps, config.relu());
     let others = [("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)];
     let dims = check(OP_EVAL, xs, &others, eps)?;
     let inv_std = (running_var.detach() + eps)

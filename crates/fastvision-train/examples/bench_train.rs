@@ -86,6 +86,9 @@ struct Args {
 }
 
 fn main() -> Result<()> {
+    // As the `fastvision` binary does before it trains: glibc keeps freed buffers for the next step, the setting
+    // the measurements in docs/performance.md were taken with (see fastvision_ops::malloc).
+    fastvision_ops::malloc::retain_freed_memory();
     let args = parse_args()?;
     if let Some(key) = &args.child {
         if key == "epoch" {

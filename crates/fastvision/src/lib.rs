@@ -9,6 +9,7 @@
 //! ```no_run
 //! use fastvision::prelude::*;
 //! # fn main() -> Result<(), fastvision::Error> {
+//! fastvision::ops::malloc::retain_freed_memory(); // a program that trains: glibc recycles each step's buffers
 //! let path = std::path::Path::new("images");
 //! let pets = DataBlock::builder()
 //!     .get_y(Labeller::regex_on_name(r"(.+)_\d+.jpg$")?)
@@ -45,6 +46,7 @@
 //! | [`data`] | fastvision-data | `DataBlock`, labellers, splitters, presizing loaders, `summary`, `show_batch` |
 //! | [`augment`] | fastvision-augment | the fused batch augmentation (CPU and CUDA) |
 //! | [`losses`] | fastvision-losses | fused cross-entropy and friends with their gradients |
+//! | [`ops`] | fastvision-ops | the kernel layer: `conv2d`, fused BatchNorm, `malloc::retain_freed_memory` |
 //! | [`models`] | fastvision-models | ResNets with torchvision names, fastai's head, weight loading |
 //! | [`weights`] | fastvision-weights | safetensors and PyTorch checkpoints read by content, never running code |
 //! | [`train`] | fastvision-train | `Learner`, `fit_one_cycle`, `fine_tune`, `lr_find`, freezing |

@@ -19,14 +19,59 @@ use geometry::{out_len, Geometry, Plan};
 
 const OP: &str = "conv2d";
 
-/// The settings of a convolution, as in `torch.nn.functional.conv2d` (square stride, padding and dilation).
+/// The settings of a [`conv2d`]: square stride, padding and dilation, and the number of groups, as in
+/// `torch.nn.Conv2d`.
+///
+/// [`Default`] is PyTorch's defaults: stride 1, padding 0, dilation 1, one group. Set the fields that differ with
+/// the `with_*` methods or struct-update syntax:
+///
+/// ```
+/// use fastvision_ops::Conv2dConfig;
+/// let config = Conv2dConfig::default().with_stride(2).with_padding(1);
+/// assert_eq!(config, Conv2dConfig { stride: 2, padding: 1, ..Conv2dConfig::default() });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Settings {
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-    groups: usize,
+pub struct Conv2dConfig {
+    /// Step between output positions, in input pixels (PyTorch's default 1).
+    pub stride: usize,
+    /// Zeros added on every side of the input (default 0).
+    pub padding: usize,
+    /// Spacing between kernel taps (default 1: adjacent pixels).
+    pub dilation: usize,
+    /// Input and output channels are split into this many independent groups (default 1).
+    pub groups: usize,
 }
+
+impl Default for Conv2dConfig {
+    fn default() -> Self {
+        Self { stride: 1, padding: 0, dilation: 1, groups: 1 }
+    }
+}
+
+impl Conv2dConfig {
+    /// This config with `stride`.
+    pub const fn with_stride(self, stride: usize) -> Self {
+        Self { stride, ..self }
+    }
+
+    /// This config with `padding`.
+    pub const fn with_padding(self, padding: usize) -> Self {
+        Self { padding, ..self }
+    }
+
+    /// This config with `dilation`.
+    pub const fn with_dilation(self, dilation: usize) -> Self {
+        Self { dilation, ..self }
+    }
+
+    /// This config with `groups`.
+    pub const fn with_groups(self, groups: usize) -> Self {
+        Self { groups, ..self }
+    }
+}
+
+// The submodules' shorter name for the config (cudnn.rs, compiled only with `cuda`, uses it too).
+use Conv2dConfig as Settings;
 
 /// 2-D convolution of `input` (N×C×H×W) with `weight` (O×C/groups×KH×KW), without bias, differentiable in both
 /// arguments.
@@ -39,21 +84,15 @@ struct Settings {
 /// use candle::{Device, Tensor};
 /// let x = Tensor::ones((1, 2, 5, 5), candle::DType::F32, &Device::Cpu)?;
 /// let w = Tensor::ones((4, 2, 3, 3), candle::DType::F32, &Device::Cpu)?;
-/// let y = fastvision_ops::conv2d(&x, &w, 2, 1, 1, 1)?;
+/// let config = fastvision_ops::Conv2dConfig::default().with_stride(2).with_padding(1);
+/// let y = fastvision_ops::conv2d(&x, &w, &config)?;
 /// assert_eq!(y.dims(), &[1, 4, 3, 3]);
 /// // The centre pixel sees all 2·3·3 ones.
 /// assert_eq!(y.get(0)?.get(0)?.get(1)?.get(1)?.to_scalar::<f32>()?, 18.0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn conv2d(
-    input: &Tensor,
-    weight: &Tensor,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-    groups: usize,
-) -> Result<Tensor> {
-    let settings = Settings { stride, padding, dilation, groups };
+pub fn conv2d(input: &Tensor, weight: &Tensor, config: &Conv2dConfig) -> Result<Tensor> {
+    let settings = *config;
     geometry_of(input.dims(), weight.dims(), &settings)?;
     if input.device().location() != weight.device().location() || input.dtype() != weight.dtype() {
         return Err(Error::Mismatch {
@@ -313,16 +352,29 @@ impl CustomOp2 for WeightGradOp {
     }
 }
 
+/// Which gradients [`conv2d_backward`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvGrads {
+    /// Only the input gradient (a frozen weight).
+    Input,
+    /// Only the weight gradient (the first layer, whose input needs none).
+    Weight,
+    /// Both gradients.
+    Both,
+}
+
 /// Input and weight gradients of [`conv2d`] given the output gradient, computed directly (without autograd); for
-/// benchmarks and tests. `None` where not `want`ed.
+/// benchmarks and tests. `None` where `wanted` leaves it out.
 pub fn conv2d_backward(
     input: &Tensor,
     weight: &Tensor,
     grad_output: &Tensor,
-    (stride, padding, dilation, groups): (usize, usize, usize, usize),
-    (want_input, want_weight): (bool, bool),
+    config: &Conv2dConfig,
+    wanted: ConvGrads,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-    let settings = Settings { stride, padding, dilation, groups };
+    let settings = *config;
+    let want_input = matches!(wanted, ConvGrads::Input | ConvGrads::Both);
+    let want_weight = matches!(wanted, ConvGrads::Weight | ConvGrads::Both);
     geometry_of(input.dims(), weight.dims(), &settings)?;
     if !native(input) || !native(weight) || !native(grad_output) {
         return Err(Error::Mismatch { op: OP, what: "conv2d_backward runs only on CPU f32/f64 tensors".into() });

@@ -4,7 +4,7 @@
 use candle::{DType, Tensor, Var};
 use fastvision_ops::{batch_norm_eval, batch_norm_train, Error};
 
-use crate::common::{assert_close, numeric_grad, random, random_var, scalar, to_f64, weighted_sum};
+use crate::common::{assert_close, bn_config, numeric_grad, random, random_var, scalar, to_f64, weighted_sum};
 
 const EPS: f64 = 1e-5;
 
@@ -36,7 +36,7 @@ fn training_forward_stats_and_gradients_match_the_composition() {
                 let x = Var::from_tensor(&random(shape, dtype, seed).affine(3.0, 2.0).expect("x")).expect("var");
                 let w = random_var(&[c], dtype, seed + 1);
                 let b = random_var(&[c], dtype, seed + 2);
-                let (y, stats) = batch_norm_train(&x, &w, &b, EPS, relu).expect("fused");
+                let (y, stats) = batch_norm_train(&x, &w, &b, &bn_config(relu)).expect("fused");
                 let (y_ref, mean_ref, var_ref) = reference_train(&x, &w, &b, relu);
                 let what = format!("{shape:?} relu {relu} {dtype:?}");
                 assert_close(&y, &y_ref, tol, &format!("forward {what}"));
@@ -59,7 +59,7 @@ fn unbiased_variance_and_count() {
     let x = Tensor::new(&[[1f64, 10.0], [3.0, 20.0], [5.0, 30.0]], &candle::Device::Cpu).expect("x");
     let ones = Tensor::ones(2, DType::F64, &candle::Device::Cpu).expect("ones");
     let zeros = Tensor::zeros(2, DType::F64, &candle::Device::Cpu).expect("zeros");
-    let (_, stats) = batch_norm_train(&x, &ones, &zeros, EPS, false).expect("fused");
+    let (_, stats) = batch_norm_train(&x, &ones, &zeros, &bn_config(false)).expect("fused");
     assert_eq!(stats.count, 3);
     assert_eq!(to_f64(&stats.var), [8.0 / 3.0, 200.0 / 3.0]);
     assert_eq!(to_f64(&stats.unbiased_var().expect("unbiased")), [4.0, 100.0]);
@@ -72,8 +72,8 @@ fn training_gradients_match_finite_differences() {
         let w = random_var(&[2], DType::F64, 51);
         let b = random_var(&[2], DType::F64, 52);
         let r = random(&[3, 2, 2, 3], DType::F64, 53);
-        let loss = || scalar(&weighted_sum(&batch_norm_train(&x, &w, &b, EPS, relu).expect("fwd").0, &r));
-        let (y, _) = batch_norm_train(&x, &w, &b, EPS, relu).expect("forward");
+        let loss = || scalar(&weighted_sum(&batch_norm_train(&x, &w, &b, &bn_config(relu)).expect("fwd").0, &r));
+        let (y, _) = batch_norm_train(&x, &w, &b, &bn_config(relu)).expect("forward");
         let grads = weighted_sum(&y, &r).backward().expect("backward");
         for (var, what) in [(&x, "x"), (&w, "weight"), (&b, "bias")] {
             let numeric = numeric_grad(var, 1e-6, loss);
@@ -93,7 +93,7 @@ fn eval_matches_the_composition_with_gradients() {
         let b = random_var(&[4], DType::F32, 62);
         let rm = random(&[4], DType::F32, 63);
         let rv = (random(&[4], DType::F32, 64).abs().expect("abs") + 0.5).expect("rv");
-        let y = batch_norm_eval(&x, &w, &b, &rm, &rv, EPS, relu).expect("fused");
+        let y = batch_norm_eval(&x, &w, &b, &rm, &rv, &bn_config(relu)).expect("fused");
         let shape = [1, 4, 1, 1];
         let scale = w.broadcast_div(&(&rv + EPS).and_then(|v| v.sqrt()).expect("std")).expect("scale");
         let y_ref = x
@@ -118,7 +118,7 @@ fn half_precision_falls_back_to_the_composition() {
     let w = random(&[3], DType::F32, 71);
     let b = random(&[3], DType::F32, 72);
     let half = |t: &Tensor| t.to_dtype(DType::BF16).expect("bf16");
-    let (y, stats) = batch_norm_train(&half(&x), &half(&w), &half(&b), EPS, true).expect("bf16");
+    let (y, stats) = batch_norm_train(&half(&x), &half(&w), &half(&b), &bn_config(true)).expect("bf16");
     assert_eq!(y.dtype(), DType::BF16);
     assert_eq!(stats.mean.dtype(), DType::BF16);
     let (y_ref, _, _) = reference_train(&x, &w, &b, true);
@@ -131,10 +131,10 @@ fn bad_inputs_are_errors() {
     let c3 = random(&[3], DType::F32, 81);
     let c4 = random(&[4], DType::F32, 82);
     let one = random(&[1, 3], DType::F32, 83);
-    assert!(matches!(batch_norm_train(&x, &c4, &c3, EPS, false), Err(Error::Shape { .. })));
-    assert!(matches!(batch_norm_train(&x, &c3, &c3, -1.0, false), Err(Error::Parameter { .. })));
-    assert!(matches!(batch_norm_train(&one, &c3, &c3, EPS, false), Err(Error::Shape { .. })));
+    assert!(matches!(batch_norm_train(&x, &c4, &c3, &bn_config(false)), Err(Error::Shape { .. })));
+    assert!(matches!(batch_norm_train(&x, &c3, &c3, &bn_config(false).with_eps(-1.0)), Err(Error::Parameter { .. })));
+    assert!(matches!(batch_norm_train(&one, &c3, &c3, &bn_config(false)), Err(Error::Shape { .. })));
     let c3d = c3.to_dtype(DType::F64).expect("f64");
-    assert!(matches!(batch_norm_train(&x, &c3d, &c3, EPS, false), Err(Error::Mismatch { .. })));
-    assert!(matches!(batch_norm_eval(&x, &c3, &c3, &c3, &c4, EPS, false), Err(Error::Shape { .. })));
+    assert!(matches!(batch_norm_train(&x, &c3d, &c3, &bn_config(false)), Err(Error::Mismatch { .. })));
+    assert!(matches!(batch_norm_eval(&x, &c3, &c3, &c3, &c4, &bn_config(false)), Err(Error::Shape { .. })));
 }

@@ -2,6 +2,7 @@
 
 use candle::{DType, Device, Tensor, Var};
 use fastvision_core::rng::Rng;
+use fastvision_ops::{Activation, BatchNormConfig};
 
 /// A tensor of uniform values in [-1, 1) drawn from `seed`.
 pub fn random(shape: &[usize], dtype: DType, seed: u64) -> Tensor {
@@ -65,4 +66,10 @@ pub fn weighted_sum(y: &Tensor, weights: &Tensor) -> Tensor {
 
 pub fn scalar(t: &Tensor) -> f64 {
     t.to_dtype(DType::F64).and_then(|t| t.to_scalar::<f64>()).expect("scalar")
+}
+
+/// PyTorch's BatchNorm settings (eps 1e-5), with ReLU fused when `relu`.
+pub fn bn_config(relu: bool) -> BatchNormConfig {
+    let activation = if relu { Activation::Relu } else { Activation::Identity };
+    BatchNormConfig { activation, ..BatchNormConfig::default() }
 }

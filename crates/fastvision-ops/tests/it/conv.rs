@@ -1,7 +1,7 @@
 //! `conv2d` against candle's convolution (forward and autograd) and against finite differences.
 
 use candle::{DType, Tensor, Var};
-use fastvision_ops::{conv2d, conv2d_backward, Error};
+use fastvision_ops::{conv2d, conv2d_backward, Conv2dConfig, ConvGrads, Error};
 
 use crate::common::{assert_close, numeric_grad, random, random_var, scalar, to_f64, weighted_sum};
 
@@ -71,7 +71,7 @@ fn both(case: &Case, dtype: DType, seed: u64, tol: f64) -> [(Tensor, Tensor, Ten
     let (stride, padding) = settings(case);
     let x = random_var(&[n, ci, h, w], dtype, seed);
     let wt = random_var(&[co, ci, k, k], dtype, seed + 1);
-    let ours = conv2d(&x, &wt, stride, padding, 1, 1).expect("ours");
+    let ours = conv2d(&x, &wt, &Conv2dConfig { stride, padding, ..Conv2dConfig::default() }).expect("ours");
     let candle_y = x.conv2d(&wt, padding, stride, 1, 1).expect("candle");
     assert_close(&ours, &candle_y, tol, &format!("forward vs candle {case:?}"));
     let theirs = composed_conv(&x, &wt, stride, padding, 1);
@@ -111,7 +111,7 @@ fn grouped_dilated_matches_per_group_composition() {
     let (groups, dilation, stride, padding) = (3, 2, 2, 2);
     let x = random_var(&[2, 6, 11, 10], DType::F64, 7);
     let w = random_var(&[9, 2, 3, 3], DType::F64, 8);
-    let ours = conv2d(&x, &w, stride, padding, dilation, groups).expect("ours");
+    let ours = conv2d(&x, &w, &Conv2dConfig { stride, padding, dilation, groups }).expect("ours");
     let per_group: Vec<Tensor> = (0..groups)
         .map(|g| {
             let xg = x.narrow(1, 2 * g, 2).expect("narrow x");
@@ -140,9 +140,10 @@ fn gradients_match_finite_differences() {
     for (i, &(n, ci, co, h, w, k, s, p, d, g)) in cases.iter().enumerate() {
         let x = random_var(&[n, ci, h, w], DType::F64, 200 + i as u64);
         let wt = random_var(&[co, ci / g, k, k], DType::F64, 300 + i as u64);
-        let y = conv2d(&x, &wt, s, p, d, g).expect("forward");
+        let config = Conv2dConfig { stride: s, padding: p, dilation: d, groups: g };
+        let y = conv2d(&x, &wt, &config).expect("forward");
         let r = random(y.dims(), DType::F64, 400 + i as u64);
-        let loss = || scalar(&weighted_sum(&conv2d(&x, &wt, s, p, d, g).expect("forward"), &r));
+        let loss = || scalar(&weighted_sum(&conv2d(&x, &wt, &config).expect("forward"), &r));
         let grads = weighted_sum(&y, &r).backward().expect("backward");
         for (var, what) in [(&x, "input"), (&wt, "weight")] {
             let numeric = numeric_grad(var, 1e-6, loss);
@@ -158,7 +159,7 @@ fn gradients_match_finite_differences() {
 fn detached_weight_gets_no_gradient_and_input_still_does() {
     let x = random_var(&[2, 3, 6, 6], DType::F32, 1);
     let w = random_var(&[4, 3, 3, 3], DType::F32, 2);
-    let y = conv2d(&x, &w.as_detached_tensor(), 1, 1, 1, 1).expect("forward");
+    let y = conv2d(&x, &w.as_detached_tensor(), &Conv2dConfig::default().with_padding(1)).expect("forward");
     let grads = y.sum_all().and_then(|l| l.backward()).expect("backward");
     assert!(grads.get(&w).is_none(), "a detached weight must not get a gradient");
     assert!(grads.get(&x).is_some(), "the input still needs its gradient");
@@ -168,10 +169,11 @@ fn detached_weight_gets_no_gradient_and_input_still_does() {
 fn backward_function_matches_autograd() {
     let x = random_var(&[3, 4, 7, 7], DType::F32, 11);
     let w = random_var(&[5, 4, 3, 3], DType::F32, 12);
-    let y = conv2d(&x, &w, 2, 1, 1, 1).expect("forward");
+    let stride_2 = Conv2dConfig::default().with_stride(2).with_padding(1);
+    let y = conv2d(&x, &w, &stride_2).expect("forward");
     let dy = random(y.dims(), DType::F32, 13);
     let grads = weighted_sum(&y, &dy).backward().expect("backward");
-    let (gx, gw) = conv2d_backward(&x, &w, &dy, (2, 1, 1, 1), (true, true)).expect("direct backward");
+    let (gx, gw) = conv2d_backward(&x, &w, &dy, &stride_2, ConvGrads::Both).expect("direct backward");
     assert_close(&gx.expect("input grad"), grads.get(&x).expect("x"), 1e-6, "input grad");
     assert_close(&gw.expect("weight grad"), grads.get(&w).expect("w"), 1e-6, "weight grad");
 }
@@ -180,11 +182,11 @@ fn backward_function_matches_autograd() {
 fn non_contiguous_input_and_half_precision_fallback_work() {
     let x = random(&[2, 3, 8, 9], DType::F32, 21).transpose(2, 3).expect("transpose");
     let w = random(&[4, 3, 3, 3], DType::F32, 22);
-    let ours = conv2d(&x, &w, 1, 1, 1, 1).expect("ours");
+    let ours = conv2d(&x, &w, &Conv2dConfig::default().with_padding(1)).expect("ours");
     let theirs = x.conv2d(&w, 1, 1, 1, 1).expect("candle");
     assert_close(&ours, &theirs, 1e-5, "transposed input");
     let (xh, wh) = (x.to_dtype(DType::F16).expect("f16"), w.to_dtype(DType::F16).expect("f16"));
-    let half = conv2d(&xh, &wh, 1, 1, 1, 1).expect("f16 falls back to candle");
+    let half = conv2d(&xh, &wh, &Conv2dConfig::default().with_padding(1)).expect("f16 falls back to candle");
     assert_eq!(half.dtype(), DType::F16);
     assert_close(&half, &theirs, 1e-2, "f16 fallback");
 }
@@ -202,7 +204,7 @@ fn bad_shapes_and_settings_are_errors() {
         (x.clone(), w.to_dtype(DType::F64).expect("f64"), 1, 0, 1, 1, "dtype"),
     ];
     for (x, w, s, p, d, g, what) in cases {
-        match conv2d(&x, &w, s, p, d, g) {
+        match conv2d(&x, &w, &Conv2dConfig { stride: s, padding: p, dilation: d, groups: g }) {
             Err(Error::Parameter { .. } | Error::Shape { .. } | Error::Mismatch { .. }) => {}
             other => panic!("{what}: expected a parameter/shape/mismatch error, got {other:?}"),
         }
@@ -214,7 +216,7 @@ fn var_reference_types_agree() {
     // A Var passed by reference derefs to its tensor: the op sees the same data and tracks it.
     let w = Var::ones((1, 1, 1, 1), DType::F32, &candle::Device::Cpu).expect("ones");
     let x = random(&[1, 1, 3, 3], DType::F32, 5);
-    let y = conv2d(&x, &w, 1, 0, 1, 1).expect("forward");
+    let y = conv2d(&x, &w, &Conv2dConfig::default()).expect("forward");
     assert_close(&y, &x, 0.0, "identity kernel");
 }
 
@@ -244,7 +246,7 @@ fn every_device_and_the_generic_path_match_the_reference() {
             let got = {
                 let on = |t: &Tensor| Var::from_tensor(&t.to_device(&device).expect("to device")).expect("var");
                 let (x, wt) = (on(&x), on(&wt));
-                let y = conv2d(&x, &wt, stride, padding, 1, 1).expect("conv2d");
+                let y = conv2d(&x, &wt, &Conv2dConfig { stride, padding, ..Conv2dConfig::default() }).expect("conv2d");
                 let r = random(y.dims(), DType::F32, 700 + i as u64).to_device(&device).expect("weights");
                 let grads = weighted_sum(&y, &r).backward().expect("backward");
                 [y, grads.get(&x).expect("dx").clone(), grads.get(&wt).expect("dw").clone()]

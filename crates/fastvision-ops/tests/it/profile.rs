@@ -1,7 +1,7 @@
 //! The opt-in op-time tally records forward and backward passes.
 
 use candle::DType;
-use fastvision_ops::{batch_norm_train, conv2d, profile};
+use fastvision_ops::{batch_norm_train, conv2d, profile, Activation, BatchNormConfig, Conv2dConfig};
 
 use crate::common::random_var;
 
@@ -12,8 +12,9 @@ fn tally_records_each_pass() {
     let w = random_var(&[4, 3, 3, 3], DType::F32, 2);
     let g = random_var(&[4], DType::F32, 3);
     let b = random_var(&[4], DType::F32, 4);
-    let y = conv2d(&x, &w, 1, 1, 1, 1).expect("conv");
-    let (y, _) = batch_norm_train(&y, &g, &b, 1e-5, true).expect("bn");
+    let y = conv2d(&x, &w, &Conv2dConfig::default().with_padding(1)).expect("conv");
+    let (y, _) =
+        batch_norm_train(&y, &g, &b, &BatchNormConfig::default().with_activation(Activation::Relu)).expect("bn");
     y.sum_all().and_then(|l| l.backward()).expect("backward");
     profile::set_enabled(false);
     let tally = profile::take();

@@ -2,7 +2,7 @@
 //! the problem's shape, never by the thread count.
 
 use candle::{DType, Tensor, Var};
-use fastvision_ops::{add_relu, batch_norm_train, conv2d, conv2d_backward};
+use fastvision_ops::{add_relu, batch_norm_train, conv2d, conv2d_backward, Conv2dConfig, ConvGrads};
 
 use crate::common::{random, random_var, to_f64};
 
@@ -77,11 +77,12 @@ fn r16_conv_passes_give_the_same_bits_on_any_thread_count() {
             let seed = 100 * i as u64;
             let x = random(&[batch, c_in, size, size], dtype, seed);
             let w = random(&[c_out, c_in, k, k], dtype, seed + 1);
-            let y_dims = conv2d(&x, &w, stride, padding, 1, 1).expect("forward").dims().to_vec();
+            let config = Conv2dConfig { stride, padding, ..Conv2dConfig::default() };
+            let y_dims = conv2d(&x, &w, &config).expect("forward").dims().to_vec();
             let dy = random(&y_dims, dtype, seed + 2);
             check_every_thread_count(&format!("{name} {dtype:?}"), &mut failures, || {
-                let y = conv2d(&x, &w, stride, padding, 1, 1).expect("forward");
-                let grads = conv2d_backward(&x, &w, &dy, (stride, padding, 1, 1), (true, true)).expect("backward");
+                let y = conv2d(&x, &w, &config).expect("forward");
+                let grads = conv2d_backward(&x, &w, &dy, &config, ConvGrads::Both).expect("backward");
                 let (dx, dw) = (grads.0.expect("input gradient"), grads.1.expect("weight gradient"));
                 vec![("forward", y), ("input gradient", dx), ("weight gradient", dw)]
             });
@@ -100,7 +101,7 @@ fn r16_batchnorm_and_add_relu_give_the_same_bits_on_any_thread_count() {
             let (w, b) = (random_var(&[32], dtype, 8), random_var(&[32], dtype, 9));
             let dy = random(&shape, dtype, 10);
             check_every_thread_count(&format!("batchnorm relu {relu} {dtype:?}"), &mut failures, || {
-                let (y, stats) = batch_norm_train(&x, &w, &b, 1e-5, relu).expect("forward");
+                let (y, stats) = batch_norm_train(&x, &w, &b, &crate::common::bn_config(relu)).expect("forward");
                 let grads = y.mul(&dy).and_then(|l| l.sum_all()).and_then(|l| l.backward()).expect("backward");
                 let grad = |v: &Var| grads.get(v).expect("a gradient").clone();
                 let (gx, gw, gb) = (grad(&x), grad(&w), grad(&b));

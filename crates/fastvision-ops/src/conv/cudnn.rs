@@ -15,7 +15,7 @@ use candle::cuda_backend::cudarc::driver::{CudaSlice, DeviceRepr, ValidAsZeroBit
 use candle::cuda_backend::CudaStorageSlice;
 use candle::{CpuStorage, CudaDevice, CudaStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
-use super::Settings;
+use super::Conv2dConfig;
 
 /// Which of the three passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +46,7 @@ fn handle(dev: &CudaDevice) -> candle::Result<Arc<Cudnn>> {
 }
 
 /// The convolution through cuDNN (the caller checked shapes, device and dtype: f32, f16 or bf16 on CUDA).
-pub(super) fn conv2d(input: &Tensor, weight: &Tensor, settings: Settings) -> candle::Result<Tensor> {
+pub(super) fn conv2d(input: &Tensor, weight: &Tensor, settings: Conv2dConfig) -> candle::Result<Tensor> {
     input.contiguous()?.apply_op2(&weight.contiguous()?, CudnnConv { settings, pass: Pass::Forward, out: [0; 4] })
 }
 
@@ -60,7 +60,7 @@ pub(super) fn applies(input: &Tensor) -> bool {
 /// One pass as a candle op. `out` is the shape of what the gradient passes produce (input or weight dims).
 #[derive(Debug, Clone, Copy)]
 struct CudnnConv {
-    settings: Settings,
+    settings: Conv2dConfig,
     pass: Pass,
     out: [usize; 4],
 }

@@ -7,12 +7,12 @@
 use candle::backend::BackendStorage;
 use candle::{CpuStorage, CudaStorage, CustomOp3, Layout, Shape, Tensor};
 
-use super::Settings;
+use super::Conv2dConfig;
 
 /// `conv2d` through candle, differentiable with [`GradHook`]'s backward (groups of one only; grouped
 /// convolutions keep candle's own autograd, which rejects them in the backward).
-pub(super) fn conv2d(input: &Tensor, weight: &Tensor, settings: Settings) -> candle::Result<Tensor> {
-    let Settings { stride, padding, dilation, groups } = settings;
+pub(super) fn conv2d(input: &Tensor, weight: &Tensor, settings: Conv2dConfig) -> candle::Result<Tensor> {
+    let Conv2dConfig { stride, padding, dilation, groups } = settings;
     if groups != 1 {
         return input.conv2d(weight, padding, stride, dilation, groups);
     }
@@ -22,7 +22,7 @@ pub(super) fn conv2d(input: &Tensor, weight: &Tensor, settings: Settings) -> can
 
 /// Forward: hands on the already computed output (argument 1). Backward: the gradients of the input and the
 /// weight (arguments 2 and 3).
-struct GradHook(Settings);
+struct GradHook(Conv2dConfig);
 
 impl CustomOp3 for GradHook {
     fn name(&self) -> &'static str {
@@ -61,7 +61,7 @@ impl CustomOp3 for GradHook {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let Settings { stride, padding, dilation, .. } = self.0;
+        let Conv2dConfig { stride, padding, dilation, .. } = self.0;
         let grad = grad.contiguous()?;
         let input_grad = || {
             let (_, _, h, w) = input.dims4()?;

@@ -70,9 +70,6 @@ impl Conv2dConfig {
     }
 }
 
-// The submodules' shorter name for the config (cudnn.rs, compiled only with `cuda`, uses it too).
-use Conv2dConfig as Settings;
-
 /// 2-D convolution of `input` (N×C×H×W) with `weight` (O×C/groups×KH×KW), without bias, differentiable in both
 /// arguments.
 ///
@@ -122,7 +119,7 @@ pub fn conv2d(input: &Tensor, weight: &Tensor, config: &Conv2dConfig) -> Result<
 
 /// Off the CPU: cuDNN (all three passes) on CUDA in f32/f16/bf16 when built with `cuda`, else candle's conv2d
 /// with [`generic`]'s backward.
-fn device_conv2d(input: &Tensor, weight: &Tensor, settings: Settings) -> candle::Result<Tensor> {
+fn device_conv2d(input: &Tensor, weight: &Tensor, settings: Conv2dConfig) -> candle::Result<Tensor> {
     #[cfg(feature = "cuda")]
     if cudnn::applies(input) {
         return cudnn::conv2d(input, weight, settings);
@@ -136,7 +133,7 @@ fn native(t: &Tensor) -> bool {
 }
 
 /// Checks the shapes and settings and derives every size.
-fn geometry_of(input: &[usize], weight: &[usize], s: &Settings) -> Result<Geometry> {
+fn geometry_of(input: &[usize], weight: &[usize], s: &Conv2dConfig) -> Result<Geometry> {
     let positive = |name, value: usize| {
         if value == 0 {
             Err(Error::Parameter { op: OP, name, value: "0".into(), reason: "must be at least 1" })
@@ -201,7 +198,7 @@ fn dispatch2(
 }
 
 /// The forward op: (input, weight) → output.
-struct Conv2dOp(Settings);
+struct Conv2dOp(Conv2dConfig);
 
 impl CustomOp2 for Conv2dOp {
     fn name(&self) -> &'static str {
@@ -276,7 +273,7 @@ fn dims4(t: &Tensor) -> candle::Result<[usize; 4]> {
 
 /// The input gradient: (output gradient, weight) → input gradient of shape `input_dims`.
 struct InputGradOp {
-    settings: Settings,
+    settings: Conv2dConfig,
     input_dims: [usize; 4],
 }
 
@@ -315,7 +312,7 @@ impl CustomOp2 for InputGradOp {
 
 /// The weight gradient: (input, output gradient) → weight gradient of shape `weight_dims`.
 struct WeightGradOp {
-    settings: Settings,
+    settings: Conv2dConfig,
     weight_dims: [usize; 4],
 }
 

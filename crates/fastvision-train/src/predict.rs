@@ -244,10 +244,11 @@ impl InferenceLearner {
         let pixels: Vec<u8> = variants.iter().flat_map(|v| v[version].iter().copied()).collect();
         let images =
             Tensor::from_vec(pixels, (variants.len(), 3, h, w), self.model.device()).ctx("collating images")?;
-        let images = self
-            .batch_tfm
-            .apply(&images, train_seed.is_some(), train_seed.unwrap_or(0))
-            .map_err(|source| Error::Augment { context: "batch transform".into(), source })?;
+        let images = match train_seed {
+            Some(seed) => self.batch_tfm.apply_train(&images, seed),
+            None => self.batch_tfm.apply_valid(&images),
+        };
+        let images = images.map_err(|source| Error::Augment { context: "batch transform".into(), source })?;
         let logits = self
             .model
             .forward_t(&images, false)

@@ -11,10 +11,11 @@ use fastvision_core::rng::Rng;
 use fastvision_core::{Preds, Vocab};
 use fastvision_data::{decode_rgb, get_image_files, to_chw, DecodeLimits, Item};
 use fastvision_losses::Loss;
+use fastvision_ops::CandleContext;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::export::InferenceLearner;
 
 /// One prediction: fastai's `learn.predict` returns `(label, index, probabilities)`.
@@ -257,7 +258,7 @@ impl InferenceLearner {
             .loss
             .activation(&logits)
             .map_err(|source| Error::Loss { context: "softmax of the predictions".into(), source })?;
-        probs.to_dtype(candle::DType::F32).and_then(|p| p.to_vec2::<f32>()).ctx("reading probabilities")
+        Ok(probs.to_dtype(candle::DType::F32).and_then(|p| p.to_vec2::<f32>()).ctx("reading probabilities")?)
     }
 
     fn decode(&self, probs: Vec<f32>) -> Prediction {

@@ -42,7 +42,7 @@ fn main() -> Result<()> {
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         let seconds =
-            pool.install(|| median_seconds(|| augment.apply(&images, true, 42).map(drop).map_err(Into::into)))?;
+            pool.install(|| median_seconds(|| augment.apply_train(&images, 42).map(drop).map_err(Into::into)))?;
         report.results.insert(format!("fastvision_t{threads}_img_per_s"), SHAPE.0 as f64 / seconds);
         report.results.insert(format!("fastvision_t{threads}_ms_per_batch"), seconds * 1e3);
         report.results.insert(format!("fastvision_t{threads}_gb_per_s"), bytes_moved / seconds / 1e9);
@@ -100,7 +100,7 @@ fn on_gpu(json: Option<PathBuf>, device: &fastvision_core::OpenedDevice) -> Resu
     let augment = BatchAugment::new(AugConfig::with_size(SIZE, 0.75), Some(Normalize::imagenet()))?;
     let bytes_moved = (SHAPE.0 * SHAPE.1 * (SHAPE.2 * SHAPE.3 + SIZE * SIZE * 4)) as f64;
     let seconds = fastvision_core::bench::seconds_per_call(gpu, 1, 50, |_| -> Result<()> {
-        augment.apply(&images, true, 42)?;
+        augment.apply_train(&images, 42)?;
         Ok(())
     })?;
     let copy = fastvision_core::bench::copy_seconds(gpu, bytes_moved as usize, 1, 50)?;

@@ -15,8 +15,9 @@ use crate::sampler::{Geometry, ImageKernel};
 
 /// fastai's batch transforms (`aug_transforms` + `IntToFloatTensor` + `Normalize`) as one pass over the batch.
 ///
-/// Per image the draws come from `Rng::derive(seed, image_index)`, so a batch replays exactly from its seed, and
-/// [`BatchAugment::plan`] + [`BatchAugment::apply_planned`] replay or show it.
+/// Training batches go through [`BatchAugment::apply_train`], validation batches through
+/// [`BatchAugment::apply_valid`]. Per image the training draws come from `Rng::derive(seed, image_index)`, so a batch
+/// replays exactly from its seed, and [`BatchAugment::plan_train`] + [`BatchAugment::apply_planned`] replay or show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchAugment {
     config: AugConfig,
@@ -53,35 +54,34 @@ impl BatchAugment {
         self.config.size.map_or((height, width), |s| (s, s))
     }
 
-    /// The draws for a batch of `n_images` `height`×`width` images: training draws from `seed`, validation draws
-    /// nothing (centre crop, identity, no lighting).
-    pub fn plan(
-        &self,
-        n_images: usize,
-        height: usize,
-        width: usize,
-        train: bool,
-        seed: u64,
-    ) -> Result<Vec<ImageParams>> {
-        if height == 0 || width == 0 {
-            return Err(Error::EmptyImage { height, width });
-        }
-        let plan_one = |index: usize| {
-            let mut rng = Rng::derive(seed, index as u64);
-            params::plan_image(&self.config, height, width, train, &mut rng)
-        };
-        Ok((0..n_images).map(plan_one).collect())
+    /// The training draws for a batch of `n_images` `height`×`width` images: image `i` draws from
+    /// `Rng::derive(seed, i)`.
+    pub fn plan_train(&self, n_images: usize, height: usize, width: usize, seed: u64) -> Result<Vec<ImageParams>> {
+        self.plan_batch(n_images, height, width, Some(seed))
     }
 
-    /// Augments an N×C×H×W batch (u8 in 0..=255, or f32 in [0, 1]) on its device: N×C×S×S in the configured
-    /// float type, or N×C×H×W without a `size`.
-    pub fn apply(&self, images: &Tensor, train: bool, seed: u64) -> Result<Tensor> {
+    /// The validation plan for a batch of `n_images` `height`×`width` images: no draw at all (centre crop,
+    /// identity, no lighting), so there is no seed.
+    pub fn plan_valid(&self, n_images: usize, height: usize, width: usize) -> Result<Vec<ImageParams>> {
+        self.plan_batch(n_images, height, width, None)
+    }
+
+    /// Augments an N×C×H×W training batch (u8 in 0..=255, or f32 in [0, 1]) on its device with the draws of
+    /// [`BatchAugment::plan_train`]: N×C×S×S in the configured float type, or N×C×H×W without a `size`.
+    pub fn apply_train(&self, images: &Tensor, seed: u64) -> Result<Tensor> {
         let (n, _, h, w) = check_images(images)?;
-        let plan = self.plan(n, h, w, train, seed)?;
-        self.apply_planned(images, &plan)
+        self.apply_planned(images, &self.plan_train(n, h, w, seed)?)
     }
 
-    /// Applies recorded parameters (from [`BatchAugment::plan`], or built by hand for a replay).
+    /// Transforms an N×C×H×W validation batch as [`BatchAugment::apply_train`] does, with the plan of
+    /// [`BatchAugment::plan_valid`]: the centre crop, resize and normalisation, nothing random.
+    pub fn apply_valid(&self, images: &Tensor) -> Result<Tensor> {
+        let (n, _, h, w) = check_images(images)?;
+        self.apply_planned(images, &self.plan_valid(n, h, w)?)
+    }
+
+    /// Applies recorded parameters (from [`BatchAugment::plan_train`] or [`BatchAugment::plan_valid`], or built by hand
+    /// for a replay).
     pub fn apply_planned(&self, images: &Tensor, params: &[ImageParams]) -> Result<Tensor> {
         check_device(images.device())?;
         let geometry = self.geometry(images, params)?;
@@ -103,6 +103,18 @@ impl BatchAugment {
     pub fn cuda_launch(&self, images: &Tensor, params: &[ImageParams]) -> Result<FusedLaunch> {
         let geometry = self.geometry(images, params)?;
         FusedLaunch::new(&self.fused_op(geometry, params), images.dtype())
+    }
+
+    /// One plan per image: drawn from `Rng::derive(seed, image_index)` with a training seed, undrawn without one.
+    fn plan_batch(&self, n_images: usize, height: usize, width: usize, seed: Option<u64>) -> Result<Vec<ImageParams>> {
+        if height == 0 || width == 0 {
+            return Err(Error::EmptyImage { height, width });
+        }
+        let plan_one = |index: usize| {
+            let mut rng = seed.map(|seed| Rng::derive(seed, index as u64));
+            params::plan_image(&self.config, height, width, rng.as_mut())
+        };
+        Ok((0..n_images).map(plan_one).collect())
     }
 
     /// The batch geometry, after checking the images and the plan.

@@ -10,8 +10,9 @@
 //! # Brief overview
 //! - [`AugConfig`]: fastai's `aug_transforms` arguments; `Default` equals fastai's defaults.
 //! - [`Normalize`]: per-channel statistics ([`Normalize::imagenet`]) and [`Normalize::decode`] for display.
-//! - [`BatchAugment`]: `apply(images, train, seed)`, or [`BatchAugment::plan`] the per-image [`ImageParams`] and
-//!   [`BatchAugment::apply_planned`] them to replay or show a batch.
+//! - [`BatchAugment`]: [`BatchAugment::apply_train`] a training batch from a seed and
+//!   [`BatchAugment::apply_valid`] a validation batch, or [`BatchAugment::plan_train`] the per-image [`ImageParams`]
+//!   and [`BatchAugment::apply_planned`] them to replay or show a batch.
 //! - [`reference`](mod@reference): fastai's own passes in f32 ([`Resampling::Fastai`]), the parity reference; [`matrix`]: fastai's
 //!   elementary matrices.
 //! - [`launch`]: the CUDA kernel's launch as data ([`BatchAugment::cuda_launch`]), which fastvision-cuda-emu runs
@@ -30,14 +31,14 @@
 //! let images = candle::Tensor::from_vec(pixels, (2, 3, 40, 48), &candle::Device::Cpu)?;
 //!
 //! let augment = BatchAugment::new(AugConfig::with_size(16, 0.75), Some(Normalize::imagenet()))?;
-//! let train = augment.apply(&images, true, 42)?;
+//! let train = augment.apply_train(&images, 42)?;
 //! assert_eq!(train.dims(), &[2, 3, 16, 16]);
 //! assert_eq!(train.dtype(), candle::DType::F32);
 //!
 //! // The same seed replays the same batch; the validation path draws nothing.
-//! let again = augment.apply_planned(&images, &augment.plan(2, 40, 48, true, 42)?)?;
+//! let again = augment.apply_planned(&images, &augment.plan_train(2, 40, 48, 42)?)?;
 //! assert_eq!(train.flatten_all()?.to_vec1::<f32>()?, again.flatten_all()?.to_vec1::<f32>()?);
-//! let valid = augment.apply(&images, false, 0)?;
+//! let valid = augment.apply_valid(&images)?;
 //! assert_eq!(valid.dims(), &[2, 3, 16, 16]);
 //! # Ok(())
 //! # }

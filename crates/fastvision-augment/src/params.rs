@@ -122,19 +122,19 @@ impl ImageParams {
     }
 }
 
-/// Draws one image's parameters for training (every draw from `rng`) or validation (no draw at all).
-pub(crate) fn plan_image(config: &AugConfig, height: usize, width: usize, train: bool, rng: &mut Rng) -> ImageParams {
+/// Draws one image's parameters for training (every draw from `rng`) or, without an `rng`, validation (no draw).
+pub(crate) fn plan_image(config: &AugConfig, height: usize, width: usize, rng: Option<&mut Rng>) -> ImageParams {
     let mut draws = Draws::neutral();
-    if config.has_random_resized_crop() {
-        draws.crop = Some(if train {
-            random_resized_crop(config.min_scale, height, width, rng)
-        } else {
-            Crop::centre_square(height, width)
-        });
-    }
-    if train {
-        draw_affine(config, rng, &mut draws);
-        draw_lighting(config, rng, &mut draws);
+    match rng {
+        Some(rng) => {
+            if config.has_random_resized_crop() {
+                draws.crop = Some(random_resized_crop(config.min_scale, height, width, rng));
+            }
+            draw_affine(config, rng, &mut draws);
+            draw_lighting(config, rng, &mut draws);
+        }
+        None if config.has_random_resized_crop() => draws.crop = Some(Crop::centre_square(height, width)),
+        None => {}
     }
     ImageParams::from_draws(draws, height, width)
 }

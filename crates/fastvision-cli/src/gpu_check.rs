@@ -213,7 +213,11 @@ fn augment_parity(gpu: &Device) -> Result<Value> {
                 OutputDType::BF16 => 3e-2,
             };
             let augment = BatchAugment::new(config.clone(), Some(Normalize::imagenet()))?;
-            let plan = augment.plan(shape.0, shape.2, shape.3, *train, seed)?;
+            let plan = if *train {
+                augment.plan_train(shape.0, shape.2, shape.3, seed)?
+            } else {
+                augment.plan_valid(shape.0, shape.2, shape.3)?
+            };
             let on_cpu = augment.apply_planned(&cpu_images, &plan)?;
             let on_gpu = augment.apply_planned(&gpu_images, &plan)?;
             let diff = max_abs_diff(&on_gpu, &on_cpu)?;
@@ -404,7 +408,7 @@ fn augment_throughput(gpu: &Device) -> Result<Value> {
     let augment = BatchAugment::new(AugConfig::with_size(size, 0.75), Some(Normalize::imagenet()))?;
     let bytes = (n * 3 * side * side + n * 3 * size * size * 4) as f64;
     let augment_s = fastvision::core::bench::seconds_per_call(gpu, 3, 20, |seed| -> Result<()> {
-        augment.apply(&images, true, seed as u64)?;
+        augment.apply_train(&images, seed as u64)?;
         Ok(())
     })?;
     // A device-to-device copy that reads and writes the same number of bytes.

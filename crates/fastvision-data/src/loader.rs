@@ -332,8 +332,13 @@ impl DataLoader {
 
     /// Applies the batch transform (augmentation on training batches, then normalisation).
     pub fn transform(&self, batch: ImageBatch, epoch: usize, batch_idx: usize) -> Result<ImageBatch> {
-        let seed = Rng::derive(self.config.seed ^ epoch_stream(epoch), 1 << 40 | batch_idx as u64).next_u64();
-        let images = self.batch_tfm.apply(&batch.images, self.config.train, seed).map_err(Error::Augment)?;
+        let images = if self.config.train {
+            let seed = Rng::derive(self.config.seed ^ epoch_stream(epoch), 1 << 40 | batch_idx as u64).next_u64();
+            self.batch_tfm.apply_train(&batch.images, seed)
+        } else {
+            self.batch_tfm.apply_valid(&batch.images)
+        };
+        let images = images.map_err(Error::Augment)?;
         Ok(ImageBatch { images, ..batch })
     }
 }

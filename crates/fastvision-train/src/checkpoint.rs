@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use candle::Tensor;
 use fastvision_core::Vocab;
 use fastvision_models::VisionModel;
+use fastvision_ops::CandleContext;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::learner::{FitProgress, Learner};
 use crate::optim::{OptimizerMeta, OptimizerSnapshot};
 use crate::recorder::Recorder;

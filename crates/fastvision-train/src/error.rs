@@ -190,15 +190,10 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Adds a context string to candle errors, so a failure says which step of training failed.
-pub(crate) trait CandleContext<T> {
-    /// Wraps the error with `context`.
-    fn ctx(self, context: &str) -> Result<T>;
-}
-
-impl<T> CandleContext<T> for candle::Result<T> {
-    fn ctx(self, context: &str) -> Result<T> {
-        self.map_err(|source| Error::Candle { context: context.to_owned(), source })
+/// A candle failure wrapped by `fastvision_ops::CandleContext` (`.ctx("step")?`) becomes [`Error::Candle`].
+impl From<fastvision_ops::CandleFailure> for Error {
+    fn from(failure: fastvision_ops::CandleFailure) -> Self {
+        Error::Candle { context: failure.context, source: failure.source }
     }
 }
 

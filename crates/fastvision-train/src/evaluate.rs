@@ -9,9 +9,10 @@ use fastvision_core::Vocab;
 use fastvision_data::ResizeMethod;
 use fastvision_data::{CategoryBlock, DataBlock, DataLoader, Item, ItemTransform, Labeller, LoaderConfig, Resize};
 use fastvision_models::{Backbone, CifarResNet, ResNet};
+use fastvision_ops::CandleContext;
 use fastvision_weights::StateDict;
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 
 /// The images of a folder with one sub-folder per class, the sorted folder names being the class indices.
 #[derive(Debug, Clone)]

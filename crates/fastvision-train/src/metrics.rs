@@ -5,9 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use candle::Tensor;
+use fastvision_ops::CandleContext;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 
 /// A classification metric, computed from logits (N×C) and u32 targets (N).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

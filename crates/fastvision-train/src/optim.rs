@@ -5,10 +5,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use candle::{backprop::GradStore, Tensor, Var};
+use fastvision_ops::CandleContext;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::schedule::GroupHypers;
 
 /// Which update rule.

@@ -4,8 +4,9 @@
 use candle::{DType, Device, Tensor};
 use fastvision_losses::{cross_entropy, Reduction};
 use fastvision_models::VisionModel;
+use fastvision_ops::CandleContext;
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 
 /// Every parameter's gradient after one training-mode forward pass, cross-entropy (mean) and backward, by
 /// parameter name, as f32 on the CPU. Dropout draws from `dropout_seed`, so two calls can see the same masks.

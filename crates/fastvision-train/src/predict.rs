@@ -11,10 +11,11 @@ use fastvision_core::rng::Rng;
 use fastvision_core::{Preds, Vocab};
 use fastvision_data::{decode_rgb, get_image_files, to_chw, DecodeLimits, Item};
 use fastvision_losses::Loss;
+use fastvision_ops::CandleContext;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::export::InferenceLearner;
 
 /// One prediction: fastai's `learn.predict` returns `(label, index, probabilities)`.
@@ -244,10 +245,11 @@ impl InferenceLearner {
         let pixels: Vec<u8> = variants.iter().flat_map(|v| v[version].iter().copied()).collect();
         let images =
             Tensor::from_vec(pixels, (variants.len(), 3, h, w), self.model.device()).ctx("collating images")?;
-        let images = self
-            .batch_tfm
-            .apply(&images, train_seed.is_some(), train_seed.unwrap_or(0))
-            .map_err(|source| Error::Augment { context: "batch transform".into(), source })?;
+        let images = match train_seed {
+            Some(seed) => self.batch_tfm.apply_train(&images, seed),
+            None => self.batch_tfm.apply_valid(&images),
+        };
+        let images = images.map_err(|source| Error::Augment { context: "batch transform".into(), source })?;
         let logits = self
             .model
             .forward_t(&images, false)
@@ -256,7 +258,7 @@ impl InferenceLearner {
             .loss
             .activation(&logits)
             .map_err(|source| Error::Loss { context: "softmax of the predictions".into(), source })?;
-        probs.to_dtype(candle::DType::F32).and_then(|p| p.to_vec2::<f32>()).ctx("reading probabilities")
+        Ok(probs.to_dtype(candle::DType::F32).and_then(|p| p.to_vec2::<f32>()).ctx("reading probabilities")?)
     }
 
     fn decode(&self, probs: Vec<f32>) -> Prediction {

@@ -5,10 +5,8 @@ use super::*;
 #[test]
 fn valid_path_is_neutral_with_a_centre_crop() {
     let config = AugConfig::with_size(16, 0.75);
-    let mut rng = Rng::new(1);
-    let before = rng.clone().next_u64();
-    let params = plan_image(&config, 40, 48, false, &mut rng);
-    assert_eq!(rng.next_u64(), before, "the valid path must not draw");
+    // Without an rng the valid path cannot draw.
+    let params = plan_image(&config, 40, 48, None);
     assert_eq!(params.draws.crop, Some(Crop { top: 0, left: 4, height: 40, width: 40 }));
     assert_eq!(params.affine, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]);
     assert!(!params.draws.has_lighting());
@@ -18,7 +16,7 @@ fn valid_path_is_neutral_with_a_centre_crop() {
 fn train_draws_stay_in_fastai_ranges() {
     let config = AugConfig::with_size(224, 0.75);
     for seed in 0..500 {
-        let params = plan_image(&config, 460, 460, true, &mut Rng::new(seed));
+        let params = plan_image(&config, 460, 460, Some(&mut Rng::new(seed)));
         let d = params.draws;
         assert!(d.dihedral <= 1 && d.rotate_deg.abs() <= 10.0 && (1.0..=1.1).contains(&d.zoom));
         assert!(d.warp_x.abs() <= 0.2 && d.warp_y.abs() <= 0.2);
@@ -43,7 +41,7 @@ fn probabilities_are_respected() {
     let mut flips = 0;
     let mut rotations = 0;
     for seed in 0..n {
-        let d = plan_image(&config, 32, 32, true, &mut Rng::new(seed)).draws;
+        let d = plan_image(&config, 32, 32, Some(&mut Rng::new(seed))).draws;
         flips += usize::from(d.dihedral == 1);
         rotations += usize::from(d.rotate_deg != 0.0);
     }

@@ -41,11 +41,11 @@ fn r16_a_size_above_the_limit_is_refused_before_any_batch() {
 #[test]
 fn bad_tensors_are_rejected() {
     let augment = BatchAugment::new(AugConfig::with_size(8, 0.75), Some(Normalize::imagenet())).expect("config");
-    assert!(matches!(augment.apply(&images(&[3, 16, 16]), true, 0), Err(Error::NotABatch { .. })));
-    assert!(matches!(augment.apply(&images(&[1, 3, 0, 16]), true, 0), Err(Error::EmptyImage { .. })));
-    assert!(matches!(augment.apply(&images(&[1, 4, 16, 16]), true, 0), Err(Error::ChannelMismatch { channels: 4 })));
+    assert!(matches!(augment.apply_train(&images(&[3, 16, 16]), 0), Err(Error::NotABatch { .. })));
+    assert!(matches!(augment.apply_train(&images(&[1, 3, 0, 16]), 0), Err(Error::EmptyImage { .. })));
+    assert!(matches!(augment.apply_train(&images(&[1, 4, 16, 16]), 0), Err(Error::ChannelMismatch { channels: 4 })));
     let wide = Tensor::zeros((1, 3, 16, 16), candle::DType::I64, &Device::Cpu).expect("tensor");
-    let err = augment.apply(&wide, true, 0).expect_err("i64 images");
+    let err = augment.apply_train(&wide, 0).expect_err("i64 images");
     assert!(err.to_string().contains("u8") && err.to_string().contains("I64"), "{err}");
 }
 
@@ -53,9 +53,9 @@ fn bad_tensors_are_rejected() {
 fn mismatched_plans_are_rejected() {
     let augment = BatchAugment::new(AugConfig::with_size(8, 0.75), None).expect("config");
     let batch = images(&[2, 3, 16, 16]);
-    let plan = augment.plan(2, 16, 16, true, 1).expect("plan");
+    let plan = augment.plan_train(2, 16, 16, 1).expect("plan");
     assert!(matches!(augment.apply_planned(&batch, &plan[..1]), Err(Error::PlanMismatch { .. })));
-    let other_size = augment.plan(2, 20, 16, true, 1).expect("plan");
+    let other_size = augment.plan_train(2, 20, 16, 1).expect("plan");
     assert!(matches!(augment.apply_planned(&batch, &other_size), Err(Error::PlanMismatch { .. })));
     let mut nan = plan.clone();
     nan[1].draws.contrast = f64::NAN;
@@ -64,13 +64,13 @@ fn mismatched_plans_are_rejected() {
     outside[0].draws.crop = Some(fastvision_augment::Crop { top: 10, left: 0, height: 10, width: 10 });
     let err = augment.apply_planned(&batch, &outside).expect_err("crop outside");
     assert!(err.to_string().contains("crop"), "{err}");
-    assert!(matches!(augment.plan(1, 0, 4, true, 0), Err(Error::EmptyImage { .. })));
+    assert!(matches!(augment.plan_train(1, 0, 4, 0), Err(Error::EmptyImage { .. })));
     let _ = ImageParams::from_draws(Draws::neutral(), 16, 16);
 }
 
 #[test]
 fn an_empty_batch_gives_an_empty_output() {
     let augment = BatchAugment::new(AugConfig::with_size(8, 0.75), None).expect("config");
-    let out = augment.apply(&images(&[0, 3, 16, 16]), true, 0).expect("empty batch");
+    let out = augment.apply_train(&images(&[0, 3, 16, 16]), 0).expect("empty batch");
     assert_eq!(out.dims(), &[0, 3, 8, 8]);
 }

@@ -238,9 +238,9 @@ fn pipeline_replay_matches_fastai_train() {
 fn pipeline_replay_matches_fastai_valid() {
     let expected = affine_f32("pipeline_split1/output").0;
     let augment = fastai_passes();
-    let planned = augment.plan(3, 40, 48, false, 1234).expect("plan");
+    let planned = augment.plan_valid(3, 40, 48).expect("plan");
     assert_eq!(planned, pipeline_params(1), "the valid plan is fastai's centre crop with an identity affine");
-    let out = augment.apply(&pipeline_input(), false, 99).expect("valid");
+    let out = augment.apply_valid(&pipeline_input()).expect("valid");
     assert_close(&values(&out), &expected, Tolerance::absolute(1e-4), "pipeline split 1 (fastai passes)");
 }
 

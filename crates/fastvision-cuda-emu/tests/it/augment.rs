@@ -68,7 +68,8 @@ fn compare(name: &str, images: &Tensor, config: AugConfig, normalize: Option<Nor
     let lit = train && config.max_lighting * config.mult > 0.0;
     let augment = BatchAugment::new(config, normalize).expect("config");
     let (n, _, h, w) = images.dims4().expect("4-d");
-    let plan = augment.plan(n, h, w, train, seed).expect("plan");
+    let plan = if train { augment.plan_train(n, h, w, seed) } else { augment.plan_valid(n, h, w) };
+    let plan = plan.expect("plan");
     let cpu = augment.apply_planned(images, &plan).expect("CPU kernel");
     let cpu = crate::values(&cpu);
     let emulated = emulate(&augment, images, &plan);

@@ -4,10 +4,11 @@
 use candle::{DType, Tensor};
 use fastvision_core::{ImageBatch, Preds};
 use fastvision_data::{DataLoader, LoaderConfig};
+use fastvision_ops::CandleContext;
 
 use super::fit::scalar_f32;
 use super::Learner;
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::metrics::{AvgMetric, Metric};
 
 /// Which split to predict on.
@@ -122,10 +123,8 @@ fn unshuffled(train: &DataLoader) -> Result<DataLoader> {
 }
 
 fn to_f32_vec(t: &Tensor, what: &str) -> Result<Vec<f32>> {
-    t.to_dtype(DType::F32)
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1::<f32>())
-        .ctx(&format!("reading {what}"))
+    let values = t.to_dtype(DType::F32).and_then(|t| t.flatten_all()).and_then(|t| t.to_vec1::<f32>());
+    Ok(values.ctx(&format!("reading {what}"))?)
 }
 
 impl Learner {

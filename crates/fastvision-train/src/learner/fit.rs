@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use candle::{DType, Tensor};
 use fastvision_core::ImageBatch;
+use fastvision_ops::CandleContext;
 
 use super::Learner;
 use crate::callback::{Callback, FitState, Flow};
-use crate::error::{CandleContext, Error, Result};
+use crate::error::{Error, Result};
 use crate::phase::Phase;
 use crate::recorder::{IterRecord, SmoothLoss};
 use crate::reporter::{BatchProgress, EpochRow, FitStart};

@@ -182,7 +182,9 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn candle_err(context: impl Into<String>) -> impl FnOnce(candle::Error) -> Error {
-    let context = context.into();
-    move |source| Error::Candle { context, source }
+/// Candle errors arrive through the kernel layer's one context helper (`fastvision_ops::CandleContext`).
+impl From<fastvision_ops::CandleFailure> for Error {
+    fn from(failure: fastvision_ops::CandleFailure) -> Self {
+        Self::Candle { context: failure.context, source: failure.source }
+    }
 }

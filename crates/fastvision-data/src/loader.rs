@@ -15,11 +15,11 @@ use fastvision_augment::{BatchAugment, Resampling};
 use fastvision_core::limits::{human_bytes, MAX_BATCH_BYTES};
 use fastvision_core::rng::Rng;
 use fastvision_core::ImageBatch;
+use fastvision_ops::CandleContext;
 use rayon::prelude::*;
 
 use crate::budget::DecodeBudget;
 use crate::decode::{decode_admitted, within_limit, DecodeLimits};
-use crate::error::candle_err;
 use crate::resize::{to_chw, ItemTransform};
 use crate::{Error, Result};
 
@@ -299,8 +299,8 @@ impl DataLoader {
         let (h, w) = self.config.item_tfm.output_size();
         let n = host.item_ids.len();
         let device = &self.config.device;
-        let images = Tensor::from_vec(host.pixels, (n, 3, h, w), device).map_err(candle_err("collating images"))?;
-        let targets = Tensor::from_vec(host.targets, n, device).map_err(candle_err("collating targets"))?;
+        let images = Tensor::from_vec(host.pixels, (n, 3, h, w), device).ctx("collating images")?;
+        let targets = Tensor::from_vec(host.targets, n, device).ctx("collating targets")?;
         Ok(PresizedBatch { batch: ImageBatch { images, targets, item_ids: host.item_ids }, skipped: host.skipped })
     }
 

@@ -5,9 +5,9 @@ use std::path::Path;
 use candle::{DType, Tensor};
 use fastvision_augment::Normalize;
 use fastvision_core::Vocab;
+use fastvision_ops::CandleContext;
 use image::RgbImage;
 
-use crate::error::candle_err;
 use crate::loader::DataLoader;
 use crate::{Error, Result};
 
@@ -22,11 +22,8 @@ pub(crate) fn show_batch(loader: &DataLoader, vocab: &Vocab, nrows: usize, ncols
     }
     let batch = loader.one_batch()?;
     let n = (nrows * ncols).min(batch.len());
-    let images = to_rgb_images(
-        &batch.images.narrow(0, 0, n).map_err(candle_err("show_batch"))?,
-        loader.batch_tfm().normalize(),
-    )?;
-    let targets = batch.targets.to_vec1::<u32>().map_err(candle_err("show_batch targets"))?;
+    let images = to_rgb_images(&batch.images.narrow(0, 0, n).ctx("show_batch")?, loader.batch_tfm().normalize())?;
+    let targets = batch.targets.to_vec1::<u32>().ctx("show_batch targets")?;
     let cells: Vec<(RgbImage, String)> = images
         .into_iter()
         .zip(&targets)
@@ -38,12 +35,12 @@ pub(crate) fn show_batch(loader: &DataLoader, vocab: &Vocab, nrows: usize, ncols
 
 /// Turns a float N×3×H×W batch (normalised with `normalize`, or in [0, 1]) back into RGB images.
 pub fn to_rgb_images(images: &Tensor, normalize: Option<&Normalize>) -> Result<Vec<RgbImage>> {
-    let (n, c, h, w) = images.dims4().map_err(candle_err("show_batch expects N×3×H×W images"))?;
+    let (n, c, h, w) = images.dims4().ctx("show_batch expects N×3×H×W images")?;
     let data = images
         .to_dtype(DType::F32)
         .and_then(|t| t.flatten_all())
         .and_then(|t| t.to_vec1::<f32>())
-        .map_err(candle_err("reading images back"))?;
+        .ctx("reading images back")?;
     let plane = h * w;
     let (mean, std) = normalize.map_or(([0.0; 3], [1.0; 3]), |n| (n.mean, n.std));
     let images = (0..n)

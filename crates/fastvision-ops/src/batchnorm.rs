@@ -10,6 +10,7 @@ use candle::backend::BackendStorage;
 use candle::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor};
 
 use crate::context::CandleContext;
+use crate::custom_op::cpu_slice;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use kernels::Dims;
@@ -269,10 +270,10 @@ enum Slice<'a> {
 }
 
 fn slices<'a>(s: &'a CpuStorage, l: &Layout) -> candle::Result<Slice<'a>> {
-    let Some((a, b)) = l.contiguous_offsets() else { candle::bail!("fused BatchNorm: expected a contiguous tensor") };
+    const OP: &str = "fused BatchNorm";
     match s {
-        CpuStorage::F32(v) => Ok(Slice::F32(&v[a..b])),
-        CpuStorage::F64(v) => Ok(Slice::F64(&v[a..b])),
+        CpuStorage::F32(_) => Ok(Slice::F32(cpu_slice(s, l, OP)?)),
+        CpuStorage::F64(_) => Ok(Slice::F64(cpu_slice(s, l, OP)?)),
         _ => candle::bail!("fused BatchNorm: only f32 and f64 are supported, got {:?}", s.dtype()),
     }
 }
@@ -284,11 +285,7 @@ fn typed3<'a, T: Float>(
     (s2, l2): (&'a CpuStorage, &Layout),
     (s3, l3): (&'a CpuStorage, &Layout),
 ) -> candle::Result<(&'a [T], &'a [T], &'a [T])> {
-    let one = |s: &'a CpuStorage, l: &Layout| -> candle::Result<&'a [T]> {
-        let Some((a, b)) = l.contiguous_offsets() else { candle::bail!("{op}: expected a contiguous tensor") };
-        Ok(&s.as_slice::<T>()?[a..b])
-    };
-    Ok((one(s1, l1)?, one(s2, l2)?, one(s3, l3)?))
+    Ok((cpu_slice(s1, l1, op)?, cpu_slice(s2, l2, op)?, cpu_slice(s3, l3, op)?))
 }
 
 /// The batch statistics captured for the forward and backward passes, in f64.

@@ -7,11 +7,7 @@ use candle::{CpuStorage, Layout, WithDType};
 
 /// The contiguous part of a CPU storage that `layout` covers; `op` names the op in the error.
 pub fn cpu_slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> candle::Result<&'a [T]> {
-    let all = T::cpu_storage_as_slice(storage)?;
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&all[start..end]),
-        None => Err(candle::Error::Msg(format!("{op}: the op needs contiguous inputs"))),
-    }
+    contiguous(T::cpu_storage_as_slice(storage)?, layout, op)
 }
 
 /// The part of a Map1/Map2 kernel's slice that `layout` covers; `op` names the op in the error.

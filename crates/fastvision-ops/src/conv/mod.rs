@@ -13,8 +13,8 @@ use candle::backend::BackendStorage;
 use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 
 use crate::context::CandleContext;
+use crate::custom_op::cpu_slice;
 use crate::error::{Error, Result};
-use crate::float::Float;
 use geometry::{out_len, Geometry, Plan};
 
 const OP: &str = "conv2d";
@@ -172,12 +172,6 @@ fn shape_error(what: &'static str, shape: &[usize], expected: String) -> Error {
     Error::Shape { op: OP, what, shape: shape.to_vec(), expected }
 }
 
-/// A contiguous storage's data, or a candle error naming the operation.
-fn contiguous<'a, T: Float>(s: &'a CpuStorage, l: &Layout, op: &str) -> candle::Result<&'a [T]> {
-    let Some((start, end)) = l.contiguous_offsets() else { candle::bail!("{op}: expected a contiguous tensor") };
-    Ok(&s.as_slice::<T>()?[start..end])
-}
-
 /// Runs `f` on the two storages as slices of one float type.
 fn dispatch2(
     op: &str,
@@ -188,10 +182,10 @@ fn dispatch2(
 ) -> candle::Result<CpuStorage> {
     match (s1, s2) {
         (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-            Ok(CpuStorage::F32(f32_fn(contiguous(s1, l1, op)?, contiguous(s2, l2, op)?)))
+            Ok(CpuStorage::F32(f32_fn(cpu_slice(s1, l1, op)?, cpu_slice(s2, l2, op)?)))
         }
         (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-            Ok(CpuStorage::F64(f64_fn(contiguous(s1, l1, op)?, contiguous(s2, l2, op)?)))
+            Ok(CpuStorage::F64(f64_fn(cpu_slice(s1, l1, op)?, cpu_slice(s2, l2, op)?)))
         }
         _ => candle::bail!("{op}: only f32 and f64 tensors of one dtype are supported, got {:?}", s1.dtype()),
     }

@@ -7,6 +7,12 @@ pub struct Rng {
     state: [u64; 4],
 }
 
+/// The stream of pass `pass` (an epoch of a loader, a TTA pass of `predict`): a golden-ratio multiple, so every
+/// pass of the same seed draws a sequence of its own, the same on every run.
+pub fn pass_stream(pass: usize) -> u64 {
+    (pass as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 impl Rng {
     /// A generator from a seed; equal seeds give equal streams.
     pub fn new(seed: u64) -> Self {

@@ -13,7 +13,7 @@ use candle::{Device, Tensor};
 use crossbeam_channel::{bounded, Receiver};
 use fastvision_augment::{BatchAugment, Resampling};
 use fastvision_core::limits::{human_bytes, MAX_BATCH_BYTES};
-use fastvision_core::rng::Rng;
+use fastvision_core::rng::{pass_stream, Rng};
 use fastvision_core::ImageBatch;
 use fastvision_ops::CandleContext;
 use rayon::prelude::*;
@@ -210,7 +210,7 @@ impl DataLoader {
     /// The item order of `epoch`: a seeded shuffle for training, the split order for validation.
     pub fn order(&self, epoch: usize) -> Vec<usize> {
         if self.config.train {
-            Rng::derive(self.config.seed, epoch_stream(epoch)).permutation(self.items.len())
+            Rng::derive(self.config.seed, pass_stream(epoch)).permutation(self.items.len())
         } else {
             (0..self.items.len()).collect()
         }
@@ -321,7 +321,7 @@ impl DataLoader {
             within_limit(bytes, &format!("{} + {what}", header.what), limits)?;
             Ok(self.budget.acquire(bytes))
         })?;
-        let mut rng = Rng::derive(self.config.seed ^ epoch_stream(epoch), item_id as u64);
+        let mut rng = Rng::derive(self.config.seed ^ pass_stream(epoch), item_id as u64);
         let rng = if self.config.train { Some(&mut rng) } else { None };
         let resized = self.config.item_tfm.apply(&image, rng).map_err(|e| match e {
             Error::Parameter { expected, .. } => Error::Decode { path: item.path.clone(), reason: expected },
@@ -333,7 +333,7 @@ impl DataLoader {
     /// Applies the batch transform (augmentation on training batches, then normalisation).
     pub fn transform(&self, batch: ImageBatch, epoch: usize, batch_idx: usize) -> Result<ImageBatch> {
         let images = if self.config.train {
-            let seed = Rng::derive(self.config.seed ^ epoch_stream(epoch), 1 << 40 | batch_idx as u64).next_u64();
+            let seed = Rng::derive(self.config.seed ^ pass_stream(epoch), 1 << 40 | batch_idx as u64).next_u64();
             self.batch_tfm.apply_train(&batch.images, seed)
         } else {
             self.batch_tfm.apply_valid(&batch.images)
@@ -408,10 +408,6 @@ impl Drop for Epoch {
             let _ = handle.join();
         }
     }
-}
-
-fn epoch_stream(epoch: usize) -> u64 {
-    (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use candle::Tensor;
-use fastvision_core::rng::Rng;
+use fastvision_core::rng::{pass_stream, Rng};
 use fastvision_core::{Preds, Vocab};
 use fastvision_data::{decode_rgb, get_image_files, to_chw, DecodeLimits, Item};
 use fastvision_losses::Loss;
@@ -266,9 +266,4 @@ impl InferenceLearner {
         let label = self.meta.vocab.name(index).unwrap_or_default().to_owned();
         Prediction { label, index, probs }
     }
-}
-
-/// Separates the random streams of TTA passes (the same mixing as the loader's epochs).
-fn pass_stream(pass: usize) -> u64 {
-    (pass as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }

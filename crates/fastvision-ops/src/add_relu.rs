@@ -1,11 +1,11 @@
 //! `relu(a + b)` as one candle custom op (the end of every ResNet block): one pass forward and one backward, where
 //! the composition costs an add, a ReLU and, backward, a comparison, a cast and a product.
 
-use candle::backend::BackendStorage;
-use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Storage, Tensor};
+use candle::{CpuStorage, CustomOp2, DType, Layout, Shape, Storage, Tensor, WithDType};
 use rayon::prelude::*;
 
 use crate::context::CandleContext;
+use crate::custom_op::cpu_slice;
 use crate::error::{Error, Result};
 use crate::float::Float;
 
@@ -49,10 +49,6 @@ pub fn add_relu(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         .op_ctx(OP, "adding and applying ReLU")?)
 }
 
-fn slice<'a, T: Float>(s: &'a CpuStorage, l: &Layout) -> candle::Result<&'a [T]> {
-    crate::custom_op::cpu_slice(s, l, OP)
-}
-
 fn forward<T: Float>(a: &[T], b: &[T]) -> Vec<T> {
     let mut y = vec![T::zero(); a.len()];
     y.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(|(y, (a, b))| {
@@ -89,12 +85,11 @@ impl CustomOp2 for AddReluOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle::Result<(CpuStorage, Shape)> {
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => CpuStorage::F32(forward(slice(s1, l1)?, slice(s2, l2)?)),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => CpuStorage::F64(forward(slice(s1, l1)?, slice(s2, l2)?)),
-            _ => candle::bail!("{OP}: unsupported dtypes {:?} and {:?}", s1.dtype(), s2.dtype()),
-        };
-        Ok((out, l1.shape().clone()))
+        // A second input of another dtype is refused by `cpu_slice` (candle's "unexpected dtype" error).
+        crate::dispatch_float!(s1, OP, |F| {
+            let y = forward::<F>(cpu_slice(s1, l1, OP)?, cpu_slice(s2, l2, OP)?);
+            Ok((F::to_cpu_storage_owned(y), l1.shape().clone()))
+        })
     }
 
     fn bwd(
@@ -111,15 +106,10 @@ impl CustomOp2 for AddReluOp {
             let (Storage::Cpu(sy), Storage::Cpu(sg)) = (&*sy, &*sg) else {
                 candle::bail!("{OP}: expected CPU tensors")
             };
-            match (sy, sg) {
-                (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                    Tensor::from_vec(backward::<f32>(slice(sy, ly)?, slice(sg, lg)?), y.shape(), y.device())
-                }
-                (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                    Tensor::from_vec(backward::<f64>(slice(sy, ly)?, slice(sg, lg)?), y.shape(), y.device())
-                }
-                _ => candle::bail!("{OP}: mixed dtypes in backward"),
-            }
+            crate::dispatch_float!(sy, OP, |F| {
+                let g = backward::<F>(cpu_slice(sy, ly, OP)?, cpu_slice(sg, lg, OP)?);
+                Tensor::from_vec(g, y.shape(), y.device())
+            })
         })?;
         Ok((a.track_op().then(|| g.clone()), b.track_op().then_some(g)))
     }

@@ -7,7 +7,7 @@ mod kernels;
 use std::sync::Arc;
 
 use candle::backend::BackendStorage;
-use candle::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor};
+use candle::{CpuStorage, CustomOp3, DType, Layout, Shape, Storage, Tensor, WithDType};
 
 use crate::context::CandleContext;
 use crate::custom_op::cpu_slice;
@@ -317,20 +317,11 @@ impl CustomOp3 for TrainOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => {
-                let (x, w, b) = typed3::<f32>(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
-                let (scale, shift) = kernels::fold(&self.stats, w, b);
-                CpuStorage::F32(kernels::affine(x, &scale, &shift, self.dims, self.relu))
-            }
-            CpuStorage::F64(_) => {
-                let (x, w, b) = typed3::<f64>(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
-                let (scale, shift) = kernels::fold(&self.stats, w, b);
-                CpuStorage::F64(kernels::affine(x, &scale, &shift, self.dims, self.relu))
-            }
-            _ => candle::bail!("{}: unsupported dtype {:?}", self.name(), s1.dtype()),
-        };
-        Ok((out, l1.shape().clone()))
+        crate::dispatch_float!(s1, self.name(), |F| {
+            let (x, w, b) = typed3::<F>(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
+            let (scale, shift) = kernels::fold(&self.stats, w, b);
+            Ok((F::to_cpu_storage_owned(kernels::affine(x, &scale, &shift, self.dims, self.relu)), l1.shape().clone()))
+        })
     }
 
     fn bwd(
@@ -377,18 +368,10 @@ impl CustomOp3 for AffineOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => {
-                let (x, a, b) = typed3::<f32>(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
-                CpuStorage::F32(kernels::affine(x, a, b, self.dims, self.relu))
-            }
-            CpuStorage::F64(_) => {
-                let (x, a, b) = typed3::<f64>(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
-                CpuStorage::F64(kernels::affine(x, a, b, self.dims, self.relu))
-            }
-            _ => candle::bail!("{}: unsupported dtype {:?}", self.name(), s1.dtype()),
-        };
-        Ok((out, l1.shape().clone()))
+        crate::dispatch_float!(s1, self.name(), |F| {
+            let (x, a, b) = typed3::<F>(self.name(), (s1, l1), (s2, l2), (s3, l3))?;
+            Ok((F::to_cpu_storage_owned(kernels::affine(x, a, b, self.dims, self.relu)), l1.shape().clone()))
+        })
     }
 
     fn bwd(

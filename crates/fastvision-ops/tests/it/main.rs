@@ -5,5 +5,6 @@ mod add_relu;
 mod batchnorm;
 mod common;
 mod conv;
+mod launch;
 mod profile;
 mod threads;
